@@ -1,0 +1,3 @@
+from edithf.cli import main
+
+raise SystemExit(main())

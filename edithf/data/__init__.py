@@ -1,0 +1,1 @@
+"""Data: the interchange format, annotation processing, the demo benchmark, importers."""

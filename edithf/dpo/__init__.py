@@ -1,0 +1,1 @@
+"""Diffusion-/Flow-DPO for diffusers editing pipelines."""

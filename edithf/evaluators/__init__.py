@@ -1,0 +1,1 @@
+"""Scorers behind one interface; create them by name with `create_evaluator`."""

@@ -1,0 +1,1 @@
+"""Training the EditHF evaluator: config, losses, the three-stage trainer."""
