@@ -1,0 +1,78 @@
+"""Benchmark protocols against hand-computed answers (ties, duplicates, K-way groups)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edithf.public_eval import (
+    PUBLISHED_TABLE5, protocol_editreward, protocol_editscore, protocol_genai, protocol_pointwise, table5,
+)
+
+
+def comps(rows):
+    return pd.DataFrame(rows, columns=["comparison_id", "group_id", "edit_a", "edit_b", "label", "dimension", "task", "vote"])
+
+
+def test_genai_protocol_by_hand():
+    c = comps([
+        ("1", "1", "a1", "b1", 1, "overall", "t", "leftvote"),
+        ("2", "2", "a2", "b2", -1, "overall", "t", "rightvote"),
+        ("3", "3", "a3", "b3", 0, "overall", "t", "tievote"),
+        ("4", "4", "a4", "b4", 0, "overall", "t", "bothbad_vote"),
+    ])
+    scores = pd.Series({"a1": 80, "b1": 20, "a2": 70, "b2": 60, "a3": 50, "b3": 50.5, "a4": 10, "b4": 12})
+    m = protocol_genai(c, scores, tie_margin=1.0, bad_threshold=20)
+    # predicted: left, left (70>60: wrong), tie (|-0.5|<=1), both bad -> 3 of 4
+    assert m["acc_4way"] == pytest.approx(0.75)
+    assert m["acc_no_ties"] == pytest.approx(0.5)  # pairs 1 and 2 only
+    assert m["n_non_tie"] == 2
+
+
+def test_editreward_group_accuracy_by_hand():
+    c = comps([
+        ("p1", "g1", "x", "y", 1, "overall", "3pair", ""),
+        ("p2", "g1", "x", "z", 1, "overall", "3pair", ""),
+        ("p3", "g1", "y", "z", -1, "overall", "3pair", ""),   # z > y
+        ("p4", "g2", "u", "v", 1, "overall", "3pair", ""),
+        ("p5", "g2", "u", "w", 0, "overall", "3pair", ""),    # human tie: excluded
+        ("p6", "h1", "s", "t", -1, "overall", "2pair", ""),
+    ])
+    scores = pd.Series({"x": 3, "y": 1, "z": 2, "u": 1, "v": 1, "w": 0, "s": 1, "t": 2})
+    m = protocol_editreward(c, scores)
+    # g1: all three right; g2: u=v is a model tie -> wrong; h1 right
+    assert m["acc_pairs"] == pytest.approx(4 / 5)
+    assert m["group_acc_3pair"] == pytest.approx(0.5)
+    assert m["group_acc_2pair"] == pytest.approx(1.0)
+    assert m["group_acc_mean"] == pytest.approx(0.75)
+    assert m["n_human_ties_excluded"] == 1
+
+
+def test_editscore_macro_over_tasks():
+    c = comps([
+        ("1", "1", "a", "b", 1, "overall", "t1", ""),
+        ("2", "2", "c", "d", 1, "overall", "t1", ""),
+        ("3", "3", "e", "f", 1, "overall", "t2", ""),
+    ])
+    s = pd.Series({"a": 2, "b": 1, "c": 1, "d": 1, "e": 0, "f": 1})  # t1: 1/2 (tie wrong), t2: 0/1
+    m = protocol_editscore(c, {"overall": s})
+    assert m["macro_acc_overall"] == pytest.approx((0.5 + 0.0) / 2)
+
+
+def test_pointwise_srcc_and_3way():
+    from scipy.stats import spearmanr
+
+    edits = pd.DataFrame({"edit_id": list("abcd"), "group_id": ["g", "g", "g", "h"]})
+    human = pd.DataFrame({"edit_id": list("abcd"), "human_score": [1, 2, 2, 5]})
+    scores = pd.Series({"a": 0.1, "b": 0.5, "c": 0.9, "d": 0.7})
+    m = protocol_pointwise(edits, human, scores, pairwise=True, tie_margin=0.0)
+    assert m["srcc"] == pytest.approx(spearmanr([0.1, 0.5, 0.9, 0.7], [1, 2, 2, 5])[0])
+    # pairs in g: (a,b): h -1, m -1 ok; (a,c): -1,-1 ok; (b,c): h tie, m -1 wrong -> 2/3
+    assert m["acc_3way"] == pytest.approx(2 / 3) and m["n_pairs"] == 3
+
+
+def test_table5_marks_published_rows():
+    t = table5([{"model": "classic", "column": "GenAI-Bench", "headline": 0.5}])
+    assert "classic (measured)" in t.index
+    assert t.loc["EditHF (paper) (published)", "GenAI-Bench"] == PUBLISHED_TABLE5.loc["EditHF (paper)", "GenAI-Bench"]
+    assert np.isnan(t.loc["classic (measured)", "AURORA"])
