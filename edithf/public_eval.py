@@ -54,7 +54,7 @@ def _score_lookup(edits: pd.DataFrame, preds: pd.DataFrame, column: str) -> pd.S
 
 
 def protocol_genai(comparisons, scores, *, tie_margin=0.0, bad_threshold=None) -> dict:
-    from edithf.metrics import tie_calibrated_accuracy
+    from edithf.metrics import pairwise_accuracy, tie_calibrated_accuracy
 
     a = scores.loc[comparisons.edit_a].to_numpy()
     b = scores.loc[comparisons.edit_b].to_numpy()
@@ -63,30 +63,32 @@ def protocol_genai(comparisons, scores, *, tie_margin=0.0, bad_threshold=None) -
     predicted = np.where(diff > tie_margin, "leftvote", np.where(diff < -tie_margin, "rightvote", "tievote"))
     if bad_threshold is not None:
         predicted = np.where((a < bad_threshold) & (b < bad_threshold), "bothbad_vote", predicted)
-    votes = comparisons.vote.to_numpy()
-    decided = comparisons.label.to_numpy() != 0
     label = comparisons.label.to_numpy()
     tie_acc, eps = tie_calibrated_accuracy(label, diff)
     return {
-        "acc_4way": float(np.mean(predicted == votes)),
-        "acc_no_ties": float(np.mean(np.sign(diff[decided]) == label[decided])) if decided.any() else float("nan"),
+        "acc_4way": float(np.mean(predicted == comparisons.vote.to_numpy())),
+        # strict: human ties left out, a model tie counts as wrong
+        "acc_no_ties": pairwise_accuracy(label, diff, mode="strict"),
         "acc_tie_calibrated": float(tie_acc),
         "tie_epsilon": float(eps),
         "n_pairs": int(len(comparisons)),
-        "n_non_tie": int(decided.sum()),
+        "n_non_tie": int((label != 0).sum()),
     }
 
 
 def protocol_editreward(comparisons, scores) -> dict:
-    c = comparisons[comparisons.label != 0].copy()
-    diff = scores.loc[c.edit_a].to_numpy() - scores.loc[c.edit_b].to_numpy()
-    c["correct"] = np.sign(diff) == c.label.to_numpy()  # a model tie is wrong
-    out = {"acc_pairs": float(c.correct.mean()), "n_pairs": int(len(c)),
-           "n_human_ties_excluded": int((comparisons.label == 0).sum())}
-    group_acc = c.groupby(["task", "group_id"]).correct.all().groupby(level="task").mean()
-    for split, acc in group_acc.items():
-        out[f"group_acc_{split}"] = float(acc)
-    out["group_acc_mean"] = float(group_acc.mean())
+    from edithf.metrics import group_accuracy, pairwise_accuracy
+
+    label = comparisons.label.to_numpy()
+    diff = scores.loc[comparisons.edit_a].to_numpy() - scores.loc[comparisons.edit_b].to_numpy()
+    # strict: human ties left out, a model tie counts as wrong; a K-way group is right only if
+    # all its counted pairs are
+    out = {"acc_pairs": pairwise_accuracy(label, diff, mode="strict"), "n_pairs": int((label != 0).sum()),
+           "n_human_ties_excluded": int((label == 0).sum())}
+    for split, rows in comparisons.groupby("task"):
+        idx = comparisons.index.get_indexer(rows.index)
+        out[f"group_acc_{split}"] = group_accuracy(rows.group_id.to_numpy(), label[idx], diff[idx], mode="strict")
+    out["group_acc_mean"] = float(np.mean([v for k, v in out.items() if k.startswith("group_acc_")]))
     return out
 
 
