@@ -19,6 +19,11 @@ _LAZY = {
     "create_evaluator": "edithf.evaluators.registry:create_evaluator",
     "list_evaluators": "edithf.evaluators.registry:list_evaluators",
     "Evaluator": "edithf.evaluators.base:Evaluator",
+    "EditReward": "edithf.reward.reward:EditReward",
+    "best_of_n": "edithf.reward.selection:best_of_n",
+    "build_leaderboard": "edithf.leaderboard:build_leaderboard",
+    "evaluate_predictions": "edithf.metrics:evaluate_predictions",
+    "predict_dataset": "edithf.predict:predict_dataset",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -85,7 +85,7 @@ def plcc_logistic(pred, true, return_fit: bool = False):
         mapped = logistic4(pred, *fitted)
         if np.all(np.isfinite(fitted)) and np.ptp(mapped) > 0:
             params = fitted
-    except (RuntimeError, ValueError):
+    except (RuntimeError, ValueError, TypeError):  # TypeError: fewer than 4 points for 4 parameters
         pass
     if params is None:
         warnings.warn("plcc_logistic: the 4-parameter logistic fit failed; reporting the raw PLCC",

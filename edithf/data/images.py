@@ -49,6 +49,10 @@ def _open(src: ImageLike) -> Image.Image:
         if path.is_dir():
             raise ImageLoadError(f"expected an image file, got a folder: {path}")
         return Image.open(path)
+    except Image.DecompressionBombError as exc:  # PIL refuses > 2x its own limit while opening
+        raise ImageLoadError(
+            f"{_describe(src)} is too large to open safely ({exc}); resize it first"
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageLoadError(
             f"cannot read {_describe(src)} as an image ({exc.__class__.__name__}: {exc}); "

@@ -104,3 +104,31 @@ def create_evaluator(name: str, **kwargs) -> Evaluator:
     module, cls_name = _REGISTRY[key][1].split(":")
     cls = getattr(importlib.import_module(module), cls_name)
     return cls(arg, **kwargs) if info.takes_argument else cls(**kwargs)
+
+
+# One classic metric per scorer: its normalised value (higher is better, [0, 100]) on all
+# three dimensions, the raw value as an extra column named after the metric.
+_CLASSIC_METRICS = {
+    "psnr": ("PSNR between source and edit (torchmetrics; capped at 100 dB); score = 100*clip(dB/50, 0, 1).",
+             "PSNREvaluator", True),
+    "ssim": ("SSIM between source and edit (torchmetrics, Gaussian 11x11); score = 100*clip(SSIM, 0, 1).",
+             "SSIMEvaluator", True),
+    "ms_ssim": ("MS-SSIM between source and edit (torchmetrics, 5 scales); score = 100*clip(MS-SSIM, 0, 1).",
+                "MSSSIMEvaluator", True),
+    "vif": ("VIF-P between source and edit (torchmetrics' pixel VIF, RGB, sigma_n^2=2); "
+            "score = 100*clip(VIF, 0, 1).", "VIFEvaluator", True),
+    "gmsd": ("GMSD between source and edit (Xue et al. 2014; raw: lower is better, 0 = identical); "
+             "score = 100*(1 - clip(GMSD/0.5, 0, 1)), so the score is higher-is-better.", "GMSDEvaluator", False),
+    "nr_stats": ("No-reference statistics of the edit (sharpness, contrast, entropy, colourfulness, "
+                 "noise) combined into [0, 100]; ignores the source and the prompt.", "NRStatsEvaluator", True),
+}
+for _name, (_description, _cls, _raw_higher) in _CLASSIC_METRICS.items():
+    register(
+        EvaluatorInfo(
+            name=_name,
+            description=_description,
+            extra={"family": "classic", "raw_column": "nr_quality" if _name == "nr_stats" else _name,
+                   "raw_higher_is_better": _raw_higher, "same_score_on_all_dimensions": True},
+        ),
+        f"edithf.evaluators.classic:{_cls}",
+    )
