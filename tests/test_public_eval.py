@@ -76,3 +76,35 @@ def test_table5_marks_published_rows():
     assert "classic (measured)" in t.index
     assert t.loc["EditHF (paper) (published)", "GenAI-Bench"] == PUBLISHED_TABLE5.loc["EditHF (paper)", "GenAI-Bench"]
     assert np.isnan(t.loc["classic (measured)", "AURORA"])
+
+
+def test_edithf_eval_end_to_end_with_dummy(tmp_path, capsys):
+    """Raw GenAI-Bench parquet -> import -> dummy scorer -> protocol -> Table 5 with published rows."""
+    import io
+    import json
+
+    from PIL import Image
+
+    from edithf.cli import main
+
+    def struct(value):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((32, 32, 3), value, np.uint8)).save(buf, format="PNG")
+        return {"bytes": buf.getvalue(), "path": None}
+
+    rows = [dict(source_prompt="", target_prompt="", instruct_prompt=f"brighten {i}", source_image=struct(100),
+                 left_model="a", left_output_image=struct(100 + 10 * i), right_model="b",
+                 right_output_image=struct(60), vote_type=v)
+            for i, v in enumerate(["leftvote", "rightvote", "tievote", "leftvote"])]
+    pd.DataFrame(rows).to_parquet(tmp_path / "test_v1.parquet")
+    results = tmp_path / "results.json"
+    args = ["eval", "--model", "dummy", "--benchmark", "genai-bench", "--data", str(tmp_path / "test_v1.parquet"),
+            "--work", str(tmp_path / "imported"), "--results", str(results)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "acc_no_ties" in out and "dummy (measured)" in out and "EditHF (paper) (published)" in out
+    saved = json.loads(results.read_text())
+    assert saved[0]["benchmark"] == "genai-bench" and 0 <= saved[0]["metrics"]["acc_4way"] <= 1
+    assert (tmp_path / "imported" / "comparisons.parquet").is_file()
+    assert main(args) == 0  # second run reuses the import and the cached predictions
+    assert len(json.loads(results.read_text())) == 1
