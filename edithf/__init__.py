@@ -16,6 +16,8 @@ _LAZY = {
     "EditDataset": "edithf.data.dataset:EditDataset",
     "load_dataset": "edithf.data.dataset:load_dataset",
     "load_image": "edithf.data.images:load_image",
+    "build_demo": "edithf.data.demo:build_demo",
+    "ensure_demo": "edithf.data.demo:ensure_demo",
     "create_evaluator": "edithf.evaluators.registry:create_evaluator",
     "list_evaluators": "edithf.evaluators.registry:list_evaluators",
     "Evaluator": "edithf.evaluators.base:Evaluator",
