@@ -1,0 +1,18 @@
+"""EditHF Studio: `python app.py` (or `edithf studio`), also the Hugging Face Space entry point.
+
+Offline by design: no analytics, the built-in demo benchmark (built on first start) and the
+`classic` scorer, which needs no weights. Settings by environment: EDITHF_SCORER (e.g.
+`edithf:runs/my-run/best`), EDITHF_DATASET, EDITHF_RUNS_DIR, EDITHF_CACHE_DIR,
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets these).
+"""
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from studio.app import build_studio, launch_studio  # noqa: E402
+
+demo = build_studio()
+
+if __name__ == "__main__":
+    launch_studio(demo)

@@ -1,0 +1,95 @@
+"""Score tab: one source, one edit, one prompt -> three scores, overall, level words, a chart,
+and a before/after slider."""
+from __future__ import annotations
+
+import gradio as gr
+
+from edithf.data.schema import DIMENSIONS
+from studio.state import load_dataset_cached
+from studio.tabs.common import (
+    ImageUpload, abs_image, edit_label, evaluator, refresh_scorers, require_image, require_prompt,
+    scorer_dropdown, user_errors,
+)
+
+SCORE_COLUMNS = ["dimension", "score", "range", "level"]
+
+
+def score_figure(row: dict, score_range, title: str):
+    import plotly.graph_objects as go
+
+    names = [*DIMENSIONS, "overall"]
+    values = [row[n] for n in names]
+    fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.1f}" for v in values], textposition="outside",
+                           marker_color=["#4c78a8", "#f58518", "#54a24b", "#b279a2"]))
+    fig.update_layout(title=title, yaxis_range=list(score_range), height=320, margin=dict(l=40, r=10, t=40, b=30))
+    return fig
+
+
+def score_edit(source, edited, prompt, scorer):
+    """The Score button: returns (table, overall text, chart, before/after pair)."""
+    import pandas as pd
+
+    source, edited = require_image(source, "source"), require_image(edited, "edited")
+    prompt = require_prompt(prompt)
+    ev, info = evaluator(scorer)
+    with user_errors("cannot score this edit"):
+        row = ev.score_one(source, edited, prompt)
+    lo, hi = info.score_range
+    table = pd.DataFrame([
+        {"dimension": d, "score": round(float(row[d]), 2), "range": f"{lo:g}–{hi:g} (higher is better)"
+         if info.higher_is_better else f"{lo:g}–{hi:g} (lower is better)", "level": row.get(f"level_{d}", "") or ""}
+        for d in (*DIMENSIONS, "overall")
+    ], columns=SCORE_COLUMNS)
+    overall = f"### overall {row['overall']:.1f} / {hi:g}  \n<small>scorer `{scorer}`; weights {ev.weights}</small>"
+    return table, overall, score_figure(row, info.score_range, f"{scorer}"), (source, edited)
+
+
+def dataset_edits(ctx):
+    """Choices of the 'pick an edit' dropdown: (label, edit_id) over the studio's dataset."""
+    ds = load_dataset_cached(ctx.dataset_path())
+    return [(edit_label(r), r["edit_id"]) for _, r in ds.edits.iterrows()]
+
+
+def pick_edit(ctx, edit_id):
+    """Fill source, edit and prompt from an edit of the studio's dataset."""
+    if not edit_id:
+        raise gr.Error("choose an edit from the list")
+    with user_errors("dataset"):
+        ds = load_dataset_cached(ctx.dataset_path())
+        rows = ds.edits[ds.edits["edit_id"] == edit_id]
+        if rows.empty:
+            raise KeyError(f"no edit {edit_id!r} in {ds.root}")
+        row = rows.iloc[0]
+        return abs_image(ds, row["source"]), abs_image(ds, row["edited"]), row["prompt"]
+
+
+def build(ctx):
+    with gr.Row():
+        source = ImageUpload(type="filepath", image_mode=None, label="source image", elem_id="score-source", height=300)
+        edited = ImageUpload(type="filepath", image_mode=None, label="edited image", elem_id="score-edited", height=300)
+    prompt = gr.Textbox(label="prompt (the editing instruction)", elem_id="score-prompt",
+                        placeholder="e.g. make the sky pink")
+    with gr.Row():
+        pick = gr.Dropdown(label="or take an edit from the dataset", choices=[], allow_custom_value=True,
+                           elem_id="score-pick", scale=2)
+        scorer = scorer_dropdown(ctx, "score-scorer")
+        run = gr.Button("Score", variant="primary", elem_id="score-run", scale=0)
+    overall = gr.Markdown(elem_id="score-overall")
+    with gr.Row():
+        table = gr.Dataframe(headers=SCORE_COLUMNS, label="scores", interactive=False, elem_id="score-table")
+        plot = gr.Plot(label="scores", elem_id="score-plot")
+    slider = gr.ImageSlider(label="before / after", type="filepath", elem_id="score-slider", max_height=400)
+
+    pick.input(lambda e: pick_edit(ctx, e), pick, [source, edited, prompt], api_name="score_pick")
+    run.click(score_edit, [source, edited, prompt, scorer], [table, overall, plot, slider], api_name="score")
+    return {"pick": pick, "scorer": scorer}
+
+
+def on_load(ctx, parts):
+    """Page load: the dataset's edits in the picker, finished runs among the scorers."""
+    def load(current):
+        with user_errors("dataset"):
+            choices = dataset_edits(ctx)
+        return gr.Dropdown(choices=choices), refresh_scorers(ctx, current)
+
+    return load, [parts["scorer"]], [parts["pick"], parts["scorer"]]
