@@ -25,3 +25,30 @@ def demo_dataset(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo") / "demo"
     return build_demo(out, seed=0, n_groups=12)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread while a module runs: on 2 shared cores, several threads per process
+    only spin against the other test processes. Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def wait_for(predicate, timeout=20.0, interval=0.1):
+    """Retry until `predicate()` is truthy and return its value (jobs and servers are other
+    processes: no fixed sleeps)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s: {predicate}")

@@ -84,14 +84,3 @@ def make_generations(root, n_instructions: int = 6, n_seeds: int = 4, seed: int 
     path = root / "generations.parquet"
     pd.DataFrame(rows).to_parquet(path, index=False)
     return path
-
-
-def one_torch_thread():
-    """Generator for a module fixture: torch on one thread while the module runs (2 shared
-    cores: several threads per process only spin against the other test processes)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -15,15 +15,13 @@ from edithf.evaluators.classic import (
     nr_statistics,
 )
 from edithf.evaluators.registry import create_evaluator, get_info
-from reward_fixtures import crop, one_torch_thread, photos
+from reward_fixtures import crop, photos
 
 torch = pytest.importorskip("torch")
 SIZE = 176
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    yield from one_torch_thread()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

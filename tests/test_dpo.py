@@ -19,13 +19,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SIDE = {"qwen_image_edit": 32, "flux_kontext": 16, "instruct_pix2pix": 32}  # the tiny VAEs' sizes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # 2 shared cores: more threads only add contention for these tiny models.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,10 @@ from edithf.cli import main
 from edithf.evaluators.base import Evaluator, EvaluatorInfo
 from edithf.evaluators.classic import ClassicEvaluator
 from edithf.sanity import adapter_probe, run_sanity
-from reward_fixtures import make_dataset, one_torch_thread
+from reward_fixtures import make_dataset
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    yield from one_torch_thread()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class AlwaysFortyTwo(Evaluator):

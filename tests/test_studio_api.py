@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from edithf.config import describe_fields  # noqa: E402
 from edithf.data.dataset import load_dataset  # noqa: E402
 from studio.jobs import JobStore  # noqa: E402
 from studio.state import Settings  # noqa: E402
+from conftest import wait_for
 
 FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
 
@@ -29,16 +29,6 @@ def fake_command(kind, config_path):
 def frame(value) -> pd.DataFrame:
     """A gr.Dataframe output as the client returns it -> DataFrame."""
     return pd.DataFrame(value["data"], columns=value["headers"])
-
-
-def wait_for(predicate, timeout=20.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture(scope="module")

@@ -3,29 +3,18 @@ logs, progress, stop, a FIFO queue, and a store restarted on the same file."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from studio.jobs import JobStore
+from conftest import wait_for
 
 FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
 
 
 def fake_command(kind, config_path):
     return [sys.executable, str(FAKE_JOB), kind, str(config_path)]
-
-
-def wait_for(predicate, timeout=20.0, interval=0.1):
-    """Retry until `predicate()` is truthy (jobs are processes: no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s: {predicate}")
 
 
 def config(out: Path, steps=400, step_seconds=0.05) -> str:

@@ -24,12 +24,7 @@ from trainer_data import build_tiny_dataset
 TINY_YAML = Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yaml"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
