@@ -1,7 +1,7 @@
 """Train a tiny EditHF evaluator on the synthetic demo benchmark (CPU, minutes) and compare it
 on the TEST split with the same model untrained and with the classic baselines.
 
-    python benchmarks/train_demo.py                     # demo with 64 groups, configs/train_tiny.yaml
+    python benchmarks/train_demo.py                     # demo with 64 groups, configs/train_demo.yaml
     python benchmarks/train_demo.py --groups 32 --threads 2 train_overrides lr=2e-3 epochs=[1,3,1]
 
 Prints a markdown table: per dimension SRCC, PLCC, within-group SRCC (gSRCC) and pair
@@ -28,7 +28,7 @@ def parse_args():
     p.add_argument("--demo", help="an existing demo/dataset folder (default: build OUT/demo)")
     p.add_argument("--groups", type=int, default=64, help="groups of the demo benchmark to build")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", default=str(ROOT / "configs" / "train_tiny.yaml"))
+    p.add_argument("--config", default=str(ROOT / "configs" / "train_demo.yaml"))
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated scorer names")
     p.add_argument("overrides", nargs="*", help="TrainConfig key=value overrides")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from edithf.models.tiny import make_tiny_backbone, parse_tiny_id
+from edithf.models.tiny import make_tiny_backbone, parse_tiny_id, tiny_size
 
 FAMILIES = ("internvl", "qwen2_vl", "qwen2_5_vl")
 
@@ -107,7 +107,7 @@ def load_backbone(cfg):
     family = detect_family(cfg.backbone) if cfg.family == "auto" else cfg.family
     tiny = parse_tiny_id(cfg.backbone)
     if tiny:
-        model, processor = make_tiny_backbone(tiny, cfg.tiny_seed)
+        model, processor = make_tiny_backbone(tiny, cfg.tiny_seed, tiny_size(cfg.backbone))
         return model, processor, family
     from transformers import AutoModelForImageTextToText
 
