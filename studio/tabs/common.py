@@ -84,3 +84,15 @@ def edit_label(row) -> str:
 
 def abs_image(ds, rel: str) -> str:
     return str(Path(ds.image_path(rel)))
+
+
+def dataset_rows(ctx, column: str, value):
+    """(dataset, its edits rows where `column` == `value`) of the studio's dataset; a KeyError
+    naming what was not found otherwise (shown in the page by `user_errors`)."""
+    from studio.state import load_dataset_cached
+
+    ds = load_dataset_cached(ctx.dataset_path())
+    rows = ds.edits[ds.edits[column] == value]
+    if rows.empty:
+        raise KeyError(f"no {column.removesuffix('_id')} {value!r} in {ds.root}")
+    return ds, rows

@@ -10,8 +10,8 @@ import gradio as gr
 from edithf.data.schema import DIMENSIONS
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    ImageUpload, abs_image, evaluator, refresh_scorers, require_image, require_prompt, scorer_dropdown,
-    user_errors,
+    ImageUpload, abs_image, dataset_rows, evaluator, refresh_scorers, require_image, require_prompt,
+    scorer_dropdown, user_errors,
 )
 
 SCORED = (*DIMENSIONS, "overall")
@@ -88,10 +88,7 @@ def pick_group(ctx, group_id):
     if not group_id:
         raise gr.Error("choose a group from the list")
     with user_errors("dataset"):
-        ds = load_dataset_cached(ctx.dataset_path())
-        rows = ds.edits[ds.edits["group_id"] == group_id]
-        if rows.empty:
-            raise KeyError(f"no group {group_id!r} in {ds.root}")
+        ds, rows = dataset_rows(ctx, "group_id", group_id)
         first = rows.iloc[0]
         files = [abs_image(ds, p) for p in rows["edited"]]
         return abs_image(ds, first["source"]), first["prompt"], files, list(rows["model"])

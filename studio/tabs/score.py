@@ -7,8 +7,8 @@ import gradio as gr
 from edithf.data.schema import DIMENSIONS
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    ImageUpload, abs_image, edit_label, evaluator, refresh_scorers, require_image, require_prompt,
-    scorer_dropdown, user_errors,
+    ImageUpload, abs_image, dataset_rows, edit_label, evaluator, refresh_scorers, require_image,
+    require_prompt, scorer_dropdown, user_errors,
 )
 
 SCORE_COLUMNS = ["dimension", "score", "range", "level"]
@@ -55,10 +55,7 @@ def pick_edit(ctx, edit_id):
     if not edit_id:
         raise gr.Error("choose an edit from the list")
     with user_errors("dataset"):
-        ds = load_dataset_cached(ctx.dataset_path())
-        rows = ds.edits[ds.edits["edit_id"] == edit_id]
-        if rows.empty:
-            raise KeyError(f"no edit {edit_id!r} in {ds.root}")
+        ds, rows = dataset_rows(ctx, "edit_id", edit_id)
         row = rows.iloc[0]
         return abs_image(ds, row["source"]), abs_image(ds, row["edited"]), row["prompt"]
 
