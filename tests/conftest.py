@@ -4,7 +4,10 @@ Fixtures here are shared by many test files; area-specific fixtures live in the 
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -52,3 +55,34 @@ def wait_for(predicate, timeout=20.0, interval=0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+
+
+FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
+
+
+def fake_job_command(kind, config_path):
+    """The job store's command for a fake job that follows the run contract (no real training)."""
+    return [sys.executable, str(FAKE_JOB), kind, str(config_path)]
+
+
+@contextlib.contextmanager
+def running_studio(dataset, tmp: Path):
+    """The studio on `dataset` with the dummy scorer and fake jobs, launched in-process on a free
+    port; yields (blocks, url, job store) and closes everything, stopping live jobs, afterwards."""
+    from studio.app import build_studio, launch_studio
+    from studio.jobs import JobStore
+    from studio.state import Settings
+
+    settings = Settings(dataset=str(dataset), scorer="dummy", runs_dir=tmp / "runs", cache_dir=tmp / "cache",
+                        n_bootstrap=20)
+    jobs = JobStore(tmp / "runs" / "jobs.sqlite", command=fake_job_command, stop_grace_s=3.0, monitor_interval_s=0.2)
+    demo = build_studio(settings, jobs)
+    _, url, _ = launch_studio(demo, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo, url.rstrip("/"), jobs
+    finally:
+        for job in jobs.list():
+            if job["status"] in ("running", "stopping", "queued"):
+                jobs.stop(job["id"])
+        jobs.close()
+        demo.close()

@@ -15,15 +15,8 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from edithf.config import describe_fields  # noqa: E402
 from edithf.data.dataset import load_dataset  # noqa: E402
-from studio.jobs import JobStore  # noqa: E402
-from studio.state import Settings  # noqa: E402
-from conftest import wait_for
+from conftest import running_studio, wait_for
 
-FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
-
-
-def fake_command(kind, config_path):
-    return [sys.executable, str(FAKE_JOB), kind, str(config_path)]
 
 
 def frame(value) -> pd.DataFrame:
@@ -33,24 +26,12 @@ def frame(value) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def studio(demo_dataset, tmp_path_factory):
-    from studio.app import build_studio, launch_studio
-
-    tmp = tmp_path_factory.mktemp("studio")
-    settings = Settings(dataset=str(demo_dataset), scorer="dummy", runs_dir=tmp / "runs", cache_dir=tmp / "cache",
-                        n_bootstrap=20)
-    jobs = JobStore(tmp / "runs" / "jobs.sqlite", command=fake_command, stop_grace_s=3.0, monitor_interval_s=0.2)
-    demo = build_studio(settings, jobs)
-    _, url, _ = launch_studio(demo, port=None, prevent_thread_lock=True, quiet=True)
-    client = Client(url, verbose=False)
-    try:
-        yield client, demo, load_dataset(demo_dataset)
-    finally:
-        for job in jobs.list():
-            if job["status"] in ("running", "stopping", "queued"):
-                jobs.stop(job["id"])
-        jobs.close()
-        client.close()
-        demo.close()
+    with running_studio(demo_dataset, tmp_path_factory.mktemp("studio")) as (demo, url, _):
+        client = Client(url, verbose=False)
+        try:
+            yield client, demo, load_dataset(demo_dataset)
+        finally:
+            client.close()
 
 
 def test_endpoints_are_named(studio):

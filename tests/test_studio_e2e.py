@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import running_studio
 
 pytestmark = pytest.mark.e2e
 
@@ -23,35 +24,14 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright i
 expect = playwright_api.expect
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-def fake_command(kind, config_path):
-    return [sys.executable, str(FAKE_JOB), kind, str(config_path)]
-
-
 @pytest.fixture(scope="module")
 def app_url(demo_dataset, tmp_path_factory):
-    from studio.app import build_studio, launch_studio
-    from studio.jobs import JobStore
-    from studio.state import Settings
-
-    tmp = tmp_path_factory.mktemp("studio-e2e")
-    settings = Settings(dataset=str(demo_dataset), scorer="dummy", runs_dir=tmp / "runs", cache_dir=tmp / "cache",
-                        n_bootstrap=20)
-    jobs = JobStore(tmp / "runs" / "jobs.sqlite", command=fake_command, stop_grace_s=3.0, monitor_interval_s=0.2)
-    demo = build_studio(settings, jobs)
-    _, url, _ = launch_studio(demo, prevent_thread_lock=True, quiet=True)
-    try:
-        yield url.rstrip("/")
-    finally:
-        for job in jobs.list():
-            if job["status"] in ("running", "stopping", "queued"):
-                jobs.stop(job["id"])
-        jobs.close()
-        demo.close()
+    with running_studio(demo_dataset, tmp_path_factory.mktemp("studio-e2e")) as (_, url, _jobs):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from studio.jobs import JobStore
-from conftest import wait_for
+from conftest import fake_job_command as fake_command, wait_for
 
-FAKE_JOB = Path(__file__).with_name("studio_fake_job.py")
-
-
-def fake_command(kind, config_path):
-    return [sys.executable, str(FAKE_JOB), kind, str(config_path)]
 
 
 def config(out: Path, steps=400, step_seconds=0.05) -> str:
