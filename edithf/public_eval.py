@@ -139,21 +139,18 @@ def ensure_imported(fmt: str, data: Path, work: Path | None) -> Path:
 
 
 def predict_folder(folder: Path, evaluator, batch_size: int = 8) -> pd.DataFrame:
-    """Scores of every edit of an imported folder, cached beside it per scorer."""
-    from edithf.utils.io import read_table, write_table
+    """Scores of every edit of an imported folder, cached beside it per scorer (scored by
+    `edithf.predict.predict_dataset`, so an interrupted run resumes)."""
+    from edithf.predict import predict_dataset
+    from edithf.utils.io import read_table
 
     name = evaluator.info.name if not getattr(evaluator, "source", None) else f"{evaluator.info.name}-{Path(str(evaluator.source)).name}"
     cache = folder / f"predictions-{name.replace(':', '_').replace('/', '_')}.parquet"
-    edits = read_table(folder / "edits.parquet")
     if cache.is_file():
         preds = read_table(cache)
-        if list(preds.edit_id) == list(edits.edit_id):
+        if list(preds.edit_id) == list(read_table(folder / "edits.parquet").edit_id):
             return preds
-    preds = evaluator.score([folder / p for p in edits.source], [folder / p for p in edits.edited],
-                            list(edits.prompt), batch_size=batch_size, progress=True)
-    preds.insert(0, "edit_id", edits.edit_id.to_numpy())
-    write_table(preds, cache)
-    return preds
+    return predict_dataset(evaluator, folder, cache, batch_size=batch_size, progress=True)
 
 
 def evaluate_benchmark(model: str, fmt: str, data, *, work=None, batch_size=8, tie_margin=0.0,
