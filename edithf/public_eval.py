@@ -88,7 +88,8 @@ def protocol_editreward(comparisons, scores) -> dict:
     for split, rows in comparisons.groupby("task"):
         idx = comparisons.index.get_indexer(rows.index)
         out[f"group_acc_{split}"] = group_accuracy(rows.group_id.to_numpy(), label[idx], diff[idx], mode="strict")
-    out["group_acc_mean"] = float(np.mean([v for k, v in out.items() if k.startswith("group_acc_")]))
+    # a split whose pairs are all human ties has no counted group (NaN): left out of the mean
+    out["group_acc_mean"] = float(np.nanmean([v for k, v in out.items() if k.startswith("group_acc_")]))
     return out
 
 

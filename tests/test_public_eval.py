@@ -46,6 +46,10 @@ def test_editreward_group_accuracy_by_hand():
     assert m["group_acc_2pair"] == pytest.approx(1.0)
     assert m["group_acc_mean"] == pytest.approx(0.75)
     assert m["n_human_ties_excluded"] == 1
+    # a split with only a human tie has no counted group: NaN, and left out of the mean
+    only_tie = pd.concat([c, comps([("p7", "k1", "s", "t", 0, "overall", "4pair", "")])], ignore_index=True)
+    m = protocol_editreward(only_tie, scores)
+    assert np.isnan(m["group_acc_4pair"]) and m["group_acc_mean"] == pytest.approx(0.75)
 
 
 def test_editscore_macro_over_tasks():
