@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, FileNotFoundError, KeyError) as exc:
         # Our errors carry a message meant for the user; show it without a traceback.
-        if __debug__ and _wants_traceback():
+        if _wants_traceback():  # EDITHF_TRACEBACK=1 shows the full traceback
             raise
         print(f"edithf {verb}: error: {exc}", file=sys.stderr)
         return 1
