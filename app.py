@@ -3,7 +3,8 @@
 Offline by design: no analytics, the built-in demo benchmark (built on first start) and the
 `classic` scorer, which needs no weights. Settings by environment: EDITHF_SCORER (e.g.
 `edithf:runs/my-run/best`), EDITHF_DATASET, EDITHF_RUNS_DIR, EDITHF_CACHE_DIR,
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets these).
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets these), EDITHF_AUTH=user:password (a
+login in front of the studio; set it on a Space, see docs/studio.md "Security").
 """
 import os
 

@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from edithf.data.demo import build_demo, summary
+    from edithf.demo import build_demo, summary
 
     starts: list[tuple[str, float, float]] = []  # (stage, wall, cpu) when it began
 

@@ -11,11 +11,14 @@ DPO steps we report
   `load_lora_weights`; chosen and rejected images give the scale.
 
     python benchmarks/dpo_learning.py --family flux_kontext --steps 400
+    python benchmarks/dpo_learning.py --family instruct_pix2pix --config configs/dpo_tiny_instruct_pix2pix.yaml
+
+`--config` takes the DPO fields of a YAML file (beta, lr, timestep range, prediction type ...);
+the command-line flags given explicitly override it.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -91,8 +94,9 @@ def preference_coordinate(pipe, table: Path, seeds, steps: int, side: int) -> fl
     return float(np.mean(coords))
 
 
-def heldout_implicit_accuracy(pipe, table: Path, side: int, draws: int, seed: int = 123) -> float:
-    """Share of (pair, noise, timestep) draws where the tuned model prefers chosen vs its reference."""
+def heldout_implicit_accuracy(pipe, table: Path, side: int, draws: int, cfg, seed: int = 123) -> float:
+    """Share of (pair, noise, timestep) draws where the tuned model prefers chosen vs its reference;
+    noise and timesteps are drawn as in training (`cfg`: its time range and prediction type)."""
     from edithf.dpo.adapters import make_adapter
     from edithf.dpo.dpo_trainer import DPOBatch, dpo_step_loss
     from edithf.dpo.pairs_data import EncodedPairs, load_pairs
@@ -100,7 +104,7 @@ def heldout_implicit_accuracy(pipe, table: Path, side: int, draws: int, seed: in
     adapter = make_adapter(pipe, resolution=side, max_sequence_length=48)
     data = EncodedPairs(load_pairs(table), adapter)
     samples = [data[i] for i in range(len(data))]
-    batch = DPOBatch(adapter, adapter.make_schedule("auto", 0.0, 1.0, 1.0), torch.device("cpu"), torch.float32)
+    batch = DPOBatch(adapter, adapter.make_schedule(adapter.resolve(cfg)), torch.device("cpu"), torch.float32)
     generator = torch.Generator().manual_seed(seed)
     accs = []
     with torch.no_grad():
@@ -133,12 +137,35 @@ def save_plot(curve: list[dict], path: Path) -> None:
     atomic_write_text(path, fig.to_html(include_plotlyjs="cdn"))
 
 
+def benchmark_config(args, train_table: Path, out: Path, side: int):
+    """DPOConfig from --config (if given), the benchmark defaults, then the explicit flags."""
+    import yaml
+
+    from edithf.config import load_config
+    from edithf.dpo.dpo_config import DPOConfig
+
+    values = {"max_steps": 400, "lr": 5e-3, "beta": 10.0, "lora_r": 8, "batch_size": 2}
+    if args.config:
+        values.update(yaml.safe_load(Path(args.config).read_text()) or {})
+    flags = {"max_steps": args.steps, "lr": args.lr, "beta": args.beta, "timestep_max": args.timestep_max,
+             "prediction_type": args.prediction_type}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    values.update(pipeline=f"tiny:{args.family}", pairs=str(train_table), output_dir=str(out / "run"),
+                  resolution=side, max_sequence_length=48, resume="never", progress_bar=False)
+    values["save_every"] = values["max_steps"]
+    return load_config(DPOConfig, None, values)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", default="flux_kontext", choices=sorted(SIDE))
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--lr", type=float, default=5e-3)
-    parser.add_argument("--beta", type=float, default=10.0)
+    parser.add_argument("--config", help="a DPO YAML whose training fields are used (pipeline, pairs, "
+                        "output_dir and resolution are the benchmark's)")
+    parser.add_argument("--steps", type=int, default=None, help="default 400")
+    parser.add_argument("--lr", type=float, default=None, help="default 5e-3")
+    parser.add_argument("--beta", type=float, default=None, help="default 10")
+    parser.add_argument("--timestep-max", type=float, default=None, help="DPOConfig.timestep_max (default 1)")
+    parser.add_argument("--prediction-type", default=None, choices=["auto", "epsilon", "v_prediction"])
     parser.add_argument("--sources", type=int, default=6, help="training sources (pairs)")
     parser.add_argument("--every", type=int, default=40, help="curve window in steps")
     parser.add_argument("--out", default="runs/dpo_learning")
@@ -150,8 +177,8 @@ def main(argv=None) -> int:
 
     from PIL import Image
 
-    from edithf.dpo.dpo_config import DPOConfig
     from edithf.dpo.dpo_trainer import train_dpo
+    from edithf.runs import read_metrics
     from edithf.dpo.toy_pairs import make_toy_pairs, warmth
 
     side, out = SIDE[args.family], Path(args.out)
@@ -168,25 +195,26 @@ def main(argv=None) -> int:
     before = {name: (preference_coordinate(base, t, seeds, gen_steps, side), edits_reward(base, t, seeds, gen_steps, side))
               for name, t in tables}
 
-    cfg = DPOConfig(pipeline=f"tiny:{args.family}", pairs=str(train_table), output_dir=str(out / "run"),
-                    resolution=side, max_steps=args.steps, save_every=args.steps, lr=args.lr, beta=args.beta,
-                    lora_rank=8, batch_size=2, max_sequence_length=48)
+    cfg = benchmark_config(args, train_table, out, side)
     start = time.perf_counter()
     best = train_dpo(cfg, pipeline=calibrated_pipeline(args.family, train_table))
     seconds = time.perf_counter() - start
 
-    rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in read_metrics(out / "run" / "metrics.jsonl") if "train/loss" in r]
     curve = curve_table(rows, args.every)
-    print(f"family={args.family} steps={args.steps} lr={args.lr} beta={args.beta} pairs={args.sources} "
-          f"batch=2 pairs; training took {seconds:.0f} s")
+    print(f"family={args.family} steps={cfg.max_steps} lr={cfg.lr} beta={cfg.beta} "
+          f"t in [{cfg.timestep_min}, {cfg.timestep_max}] prediction_type={cfg.prediction_type} pairs={args.sources} "
+          f"batch={cfg.batch_size} pairs; training took {seconds:.0f} s")
     print("| steps up to | loss | implicit acc | reward margin |\n|---|---|---|---|")
     for c in curve:
         print(f"| {c['step']} | {c['train/loss']:.4f} | {c['train/implicit_acc']:.3f} | {c['train/reward_margin']:.3f} |")
     tuned = calibrated_pipeline(args.family, train_table)
     tuned.load_lora_weights(str(best))
+    if cfg.prediction_type != "auto":  # the LoRA learnt this target: its sampler must read it so
+        tuned.scheduler.register_to_config(prediction_type=cfg.prediction_type)
     after = {name: (preference_coordinate(tuned, t, seeds, gen_steps, side), edits_reward(tuned, t, seeds, gen_steps, side))
              for name, t in tables}
-    acc = heldout_implicit_accuracy(tuned, heldout_table, side, draws=20)
+    acc = heldout_implicit_accuracy(tuned, heldout_table, side, draws=20, cfg=cfg)
     print(f"\nheld-out implicit accuracy of the tuned model vs its reference: {acc:.3f} (untuned: 0)")
     print(f"generated edits, {len(seeds)} seeds x sources; latent coordinate: chosen +0.5, rejected -0.5; "
           f"pixel warmth: chosen images {scale['chosen']:.1f}, rejected images {scale['rejected']:.1f}")

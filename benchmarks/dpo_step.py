@@ -112,7 +112,9 @@ def make_steps(adapter, samples, device, dtype, gradient_checkpointing: bool):
         model.enable_gradient_checkpointing()
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    schedule = adapter.make_schedule("auto", 0.0, 1.0, 1.0)
+    from edithf.dpo.dpo_config import DPOConfig
+
+    schedule = adapter.make_schedule(adapter.resolve(DPOConfig()))
     batch = DPOBatch(adapter, schedule, device, dtype)
     autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 

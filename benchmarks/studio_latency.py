@@ -10,7 +10,7 @@
 3. the Leaderboard request (human leaderboard, 100 bootstrap rounds) on the demo and on a
    synthesized edits table of N edits (mos/rank columns; every row points at one tiny image,
    the leaderboard reads no image): cold (load + build), then a change of dimension (cached
-   build) and a filter change (a rebuild on a subset).
+   build) and a 5-model filter (the rows of the cached build: ratings are fitted on all models).
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def studio_client(dataset: Path, tmp: Path, scorer: str = "classic"):
 
 
 def leaderboard_figures(client, models: list[str]) -> dict[str, float]:
-    cols = ["quality", "alignment", "preservation", "overall", "elo", "rank_ub"]
+    cols = ["quality", "alignment", "preservation", "overall"]  # the ratings on every dimension
     return {
         "cold": timed(lambda: client.predict("model", [], [], "overall", "", cols, api_name="/leaderboard")),
         "change dimension": timed(lambda: client.predict("model", [], [], "alignment", "", cols, api_name="/leaderboard"), 3),
@@ -131,7 +131,7 @@ def main() -> int:
     from gradio_client import handle_file
 
     from edithf.data.dataset import load_dataset
-    from edithf.data.demo import ensure_demo
+    from edithf.demo import ensure_demo
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as t:

@@ -6,7 +6,7 @@ on the TEST split with the same model untrained and with the classic baselines.
 
 Prints a markdown table: per dimension SRCC, PLCC, within-group SRCC (gSRCC) and pair
 accuracy (strict), one row per scorer, then the wall times. Writes it to OUT/results.md and the
-raw numbers to OUT/results.json. The demo benchmark is synthetic (DESIGN.md section 11).
+raw numbers to OUT/results.json. The demo benchmark is synthetic (docs/demo.md).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def parse_args():
 
 
 def build_or_reuse_demo(args, out: Path) -> Path:
-    from edithf.data.demo import build_demo
+    from edithf.demo import build_demo
 
     if args.demo:
         return Path(args.demo)

@@ -13,7 +13,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "build the synthetic demo benchmark (edithf demo build OUT)"),
     "data": ("data", "process raw annotations, import public benchmark layouts, validate a dataset"),
     "metrics": ("metrics", "SRCC/PLCC/KRCC/RMSE, within-group SRCC and pair accuracy of predictions"),
-    "leaderboard": ("leaderboard", "per-model / per-task leaderboards with Bradley-Terry CIs"),
+    "leaderboard": ("leaderboard", "per-editor / per-task leaderboards with Bradley-Terry CIs"),
     "score": ("score", "score one edit with any scorer, JSON out"),
     "predict": ("predict", "score a whole dataset with any scorer (batched, resumable)"),
     "scorers": ("scorers", "list the scorers of the registry with their metadata"),
@@ -21,9 +21,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "train": ("train", "train an EditHF evaluator (textual, pointwise, pairwise stages)"),
     "eval": ("eval", "evaluate a scorer on a public benchmark with its own protocol"),
     "reward": ("reward", "best-of-N selection and dataset curation with a scorer as reward"),
-    "pairs": ("pairs", "build DPO preference pairs (self or global)"),
+    "pairs": ("pairs", "build DPO preference pairs (Self-DPO: seeds of one editor; Global-DPO: human ranks)"),
     "dpo": ("dpo", "Diffusion-/Flow-DPO fine-tuning of a diffusers editing pipeline"),
     "studio": ("studio", "launch the Gradio studio (same as python app.py)"),
+    "serve": ("serve", "serve a scorer's batched reward over HTTP on localhost (for online RL)"),
 }
 
 
@@ -38,6 +39,15 @@ def _top_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", nargs="?", help="one of the commands below")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
+
+
+def parse_command(verb: str, argv: list[str]):
+    """(the command's module, its parsed arguments) for `edithf VERB ARGV...`."""
+    module = importlib.import_module(f"edithf.commands.{VERBS[verb][0]}")
+    parser = argparse.ArgumentParser(prog=f"edithf {verb}", description=VERBS[verb][1])
+    module.add_arguments(parser)
+    # a command may keep an older spelling of its arguments (e.g. `edithf dpo CONFIG.yaml`)
+    return module, parser.parse_args(getattr(module, "normalize_argv", list)(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         top.print_usage(sys.stderr)
         print(f"edithf: unknown command {verb!r}; choose from {', '.join(VERBS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"edithf.commands.{VERBS[verb][0]}")
-    parser = argparse.ArgumentParser(prog=f"edithf {verb}", description=VERBS[verb][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(argv[1:])
+    module, args = parse_command(verb, argv[1:])
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

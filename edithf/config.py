@@ -42,7 +42,7 @@ def _unwrap_optional(tp):
 def coerce(value: Any, tp, name: str = "value"):
     """Convert a YAML/CLI value to the field's declared type, or raise ConfigError."""
     tp, optional = _unwrap_optional(tp)
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+    if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
         if optional or tp is Any:
             return None
         raise ConfigError(f"{name} cannot be empty")
@@ -63,9 +63,13 @@ def coerce(value: Any, tp, name: str = "value"):
             return tp(value)
         if origin in (list, tuple, typing.Sequence) or tp in (list, tuple):
             if isinstance(value, str):
-                value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
+                value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
             if not isinstance(value, (list, tuple)):
                 value = [value]
+            # "to_q, to_k" and "[to_q, ' to_k']" both mean ["to_q", "to_k"]: a kept space would
+            # make an item that matches nothing (a LoRA target, a stage name).
+            value = [v.strip() if isinstance(v, str) else v for v in value]
+            value = [v for v in value if v != ""]
             args = typing.get_args(tp)
             inner = args[0] if args else Any
             items = [coerce(v, inner, name) if inner is not Any else v for v in value]
@@ -80,16 +84,16 @@ def coerce(value: Any, tp, name: str = "value"):
             if value not in typing.get_args(tp):
                 raise ValueError(value)
             return value
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{name}: cannot read {value!r} as {getattr(tp, '__name__', tp)}") from exc
     return value
 
 
 def describe_fields(cls) -> list[dict]:
-    """One dict per field: name, type (a short string), default, help, choices, group."""
+    """One dict per field: name, type (a short string), default, help, choices, group, optional."""
     rows = []
     for f in dataclasses.fields(cls):
-        tp, _ = _unwrap_optional(_field_type(cls, f))
+        tp, optional = _unwrap_optional(_field_type(cls, f))
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
@@ -108,6 +112,7 @@ def describe_fields(cls) -> list[dict]:
             "help": f.metadata.get("help", ""),
             "choices": list(choices) if choices else None,
             "group": f.metadata.get("group", "general"),
+            "optional": optional,  # Optional[...]: empty means None ("auto", the field's help says what)
         })
     return rows
 

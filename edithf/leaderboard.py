@@ -1,6 +1,6 @@
 """Leaderboards of editing models from human judgements or any scorer's predictions.
 
-DESIGN.md section 6 and `notes/studio.md`:
+docs/design.md section 6:
 - ranking score (paper Table 3 unit): inside each group, an edit's wins over the other edits
   (a tie counts one half), averaged per model; overall = weighted sum (0.3/0.4/0.3 default);
 - per-task table: mean MOS (or mean predicted score) of each model on each task;
@@ -134,9 +134,9 @@ def _human_score(edits: pd.DataFrame, dim: str) -> pd.Series:
                      f"pass dimensions= without it or add the column")
 
 
-def _edit_frame(edits: pd.DataFrame, predictions: pd.DataFrame | None, dims, weights) -> pd.DataFrame:
+def _edit_frame(edits: pd.DataFrame, predictions: pd.DataFrame | None, dims) -> pd.DataFrame:
     """group_id, model, task + per dimension `abs_<dim>` (MOS or prediction, for the per-task
-    means) and `win_<dim>` (within-group wins of a higher-is-better score), and `win_overall`."""
+    means) and `win_<dim>` (within-group wins of a higher-is-better score)."""
     missing = {"group_id", "model"} - set(edits.columns)
     if missing:
         raise ValueError(f"the edits table lacks column(s) {sorted(missing)}")
@@ -152,7 +152,6 @@ def _edit_frame(edits: pd.DataFrame, predictions: pd.DataFrame | None, dims, wei
         else:
             score = frame[f"abs_{d}"] = preds[d].to_numpy(float)
         frame[f"win_{d}"] = within_group_wins(score, groups)
-    frame["win_overall"] = sum(weights[d] * frame[f"win_{d}"] for d in dims)
     return frame
 
 
@@ -169,7 +168,8 @@ def _aligned_predictions(edits: pd.DataFrame, predictions: pd.DataFrame, dims) -
     aligned = preds.reindex(edits["edit_id"])
     n_missing = int(aligned[list(dims)].isna().all(axis=1).sum())
     if n_missing == len(edits):
-        raise ValueError("no prediction matches an edit of the dataset: check the edit_id values")
+        raise ValueError("no prediction matches an edit of the dataset (or all its values are NaN): "
+                         "check the edit_id values")
     if n_missing:
         warnings.warn(f"{n_missing} of {len(edits)} edits have no prediction and are left out",
                       RuntimeWarning, stacklevel=3)
@@ -181,7 +181,7 @@ def ranking_scores(frame: pd.DataFrame, dims, weights) -> pd.DataFrame:
     by = frame.groupby("model", sort=True)
     table = by[[f"win_{d}" for d in dims]].mean()
     table.columns = list(dims)
-    table["overall"] = sum(weights[d] * table[d] for d in dims)
+    table["overall"] = sum(w * table[d] for d, w in weights.items())
     scored = frame[frame[[f"win_{d}" for d in dims]].notna().any(axis=1)]
     table["n_groups"] = scored.groupby("model")["group_id"].nunique().reindex(table.index).fillna(0).astype(int)
     table["n_edits"] = scored.groupby("model").size().reindex(table.index).fillna(0).astype(int)
@@ -197,7 +197,7 @@ def per_task_table(frame: pd.DataFrame, dims, weights) -> pd.DataFrame:
     by = frame.groupby(["task", "model"], sort=True)
     table = by[list(cols.values())].mean()
     table.columns = list(dims)
-    table["overall"] = sum(weights[d] * table[d] for d in dims)
+    table["overall"] = sum(w * table[d] for d, w in weights.items())
     table["n_edits"] = by.size()
     table = table.reset_index()
     return table.sort_values(["task", "overall"], ascending=[True, False], ignore_index=True)
@@ -401,12 +401,19 @@ def build_leaderboard(dataset_or_edits, predictions: pd.DataFrame | None = None,
     if by == "task" and "task" not in edits.columns:
         raise ValueError("by='task' needs a 'task' column in the edits")
     edits = edits.reset_index(drop=True)
-    frame = _edit_frame(edits, predictions, dims, w)
+    frame = _edit_frame(edits, predictions, dims)
+    not_judged = _not_judged(frame, predictions is not None, dims)
+    w = _judged_weights(w, not_judged)
+    frame["win_overall"] = sum(v * frame[f"win_{d}"] for d, v in w.items())
     if frame[[f"win_{d}" for d in dims]].isna().all(axis=None):
         raise ValueError("no group holds two edits with scores, so there is nothing to compare: a leaderboard "
                          "needs groups (same source and prompt) edited by several models")
     scores = ranking_scores(frame, dims, w)
-    bt, win_rate, battle_counts, n_virtual = _bradley_terry_all(frame, dims, n_bootstrap, seed, confidence, anchor)
+    judged = tuple(d for d in dims if d not in not_judged)
+    bt, win_rate, battle_counts, n_virtual = _bradley_terry_all(frame, judged, n_bootstrap, seed, confidence, anchor)
+    for d in not_judged:  # same keys for every dimension; nothing in them
+        bt[d], n_virtual[d] = bt["overall"].iloc[0:0], 0
+        win_rate[d], battle_counts[d] = win_rate["overall"] * np.nan, battle_counts["overall"] * 0
     overall = bt["overall"].set_index("model")[["elo", "elo_low", "elo_high", "rank_ub"]]
     table = scores[[*dims, "overall"]].join(overall).join(scores[["n_groups", "n_edits"]])
     table = table.rename_axis("model").reset_index().sort_values("overall", ascending=False, ignore_index=True)
@@ -414,7 +421,8 @@ def build_leaderboard(dataset_or_edits, predictions: pd.DataFrame | None = None,
     meta = {
         "source": "human" if predictions is None else "predictions",
         "unit": "mean within-group wins (tie = 1/2)",
-        "weights": w, "dimensions": list(dims), "n_groups": int(frame["group_id"].nunique()),
+        "weights": w, "dimensions": list(dims), "not_judged": not_judged,
+        "n_groups": int(frame["group_id"].nunique()),
         "n_edits": int(len(frame)), "n_models": int(len(table)), "n_bootstrap": int(n_bootstrap),
         "seed": int(seed), "confidence": float(confidence), "anchor": anchor,
         "elo": "1000 + 400*log10 strength (P(a beats b) = 1/(1 + 10^((R_b - R_a)/400)))",
@@ -422,6 +430,28 @@ def build_leaderboard(dataset_or_edits, predictions: pd.DataFrame | None = None,
     }
     return Leaderboard(table=table, per_task=per_task_table(frame, dims, w), bt=bt, win_rate=win_rate,
                        battle_counts=battle_counts, by=by, meta=meta)
+
+
+def _not_judged(frame: pd.DataFrame, from_predictions: bool, dims) -> list[str]:
+    """Dimensions the predictions hold no value for (a scorer that cannot judge them writes
+    NaN): skipped with a warning, never ranked on."""
+    if not from_predictions:
+        return []
+    skipped = [d for d in dims if frame[f"abs_{d}"].isna().all()]
+    if skipped:
+        warnings.warn(f"the predictions hold no value for {', '.join(skipped)} (a scorer that does not judge it): "
+                      "not ranked on, and overall weights renormalised over the other dimensions",
+                      RuntimeWarning, stacklevel=3)
+    return skipped
+
+
+def _judged_weights(weights: dict, not_judged: list[str]) -> dict:
+    """The overall's weights renormalised over the judged dimensions (as `Evaluator.score`)."""
+    kept = {d: v for d, v in weights.items() if d not in not_judged}
+    total = sum(kept.values())
+    if total <= 0:
+        raise ValueError(f"the weights {weights} give no weight to the judged dimensions {list(kept)}")
+    return {d: v / total for d, v in kept.items()}
 
 
 def _bradley_terry_all(frame, dims, n_bootstrap, seed, confidence, anchor):

@@ -1,11 +1,13 @@
-"""Agreement between a scorer's predictions and human judgements (DESIGN.md section 5).
+"""Agreement between a scorer's predictions and human judgements (docs/design.md section 5).
 
 Whole-split correlations (SRCC, PLCC raw and after the 4-parameter logistic map of IQA, KRCC,
-RMSE), within-group SRCC, and pairwise accuracies named the way `notes/benchmarks.md` names
+RMSE), within-group SRCC, and pairwise accuracies named the way docs/design.md section 5 names
 them. Everything is vectorised: a million edits and tens of millions of pairs stay in numpy.
 
 Missing values: a (pred, true) pair with a NaN on either side is dropped before any metric;
-a metric that is undefined on what is left (fewer than 2 values, a constant side) is NaN.
+a metric that is undefined on what is left (fewer than 2 values, a constant side) is NaN. A
+dimension with no prediction at all (a scorer that does not judge it, e.g. `classic` on
+alignment) is skipped with a warning: its metrics are NaN and its counts 0.
 """
 from __future__ import annotations
 
@@ -329,8 +331,19 @@ def evaluate_predictions(dataset, predictions: pd.DataFrame, split: str | None =
     for dim in dimensions:
         if dim not in preds.columns:
             raise ValueError(f"predictions have no column {dim!r}; columns: {list(predictions.columns)}")
+        pred = preds[dim].reindex(edits["edit_id"])
+        if pred.isna().all():  # a scorer that cannot judge this dimension writes NaN there
+            warnings.warn(f"{dim}: the predictions hold no value (a scorer that does not judge {dim}); "
+                          "its metrics are NaN, not computed", RuntimeWarning, stacklevel=2)
+            results.update(_not_judged(dim))
+            continue
         results.update(_evaluate_dimension(edits, preds[dim], all_pairs, dim))
     return results
+
+
+def _not_judged(dim: str) -> dict:
+    return {f"n_{dim}": 0, f"n_groups_{dim}": 0, f"n_pairs_{dim}": 0,
+            **{f"{m}_{dim}": float("nan") for m in METRICS}}
 
 
 def _evaluate_dimension(edits: pd.DataFrame, pred_by_edit: pd.Series, pairs, dim: str) -> dict:

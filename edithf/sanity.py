@@ -19,8 +19,10 @@ the expectation and whether this scorer meets it (PASS / FAIL; SKIP when it does
              adapter that was never trained: it changes nothing) -> FAIL
 
 "Drops" means the mean over the n items falls by at least `min_drop` points (of 0-100).
-Scorers that ignore the prompt (dummy, classic) fail the instruction probe: that is the
-probe doing its job, not a bug in the probe.
+Scorers that ignore the prompt but still give an alignment number (dummy) fail the
+instruction probe: that is the probe doing its job. A dimension a scorer does not judge (NaN,
+e.g. `classic` on alignment) is left out of every probe, and a probe with nothing left to
+check is SKIP, saying why.
 """
 from __future__ import annotations
 
@@ -109,9 +111,20 @@ def _mean(df: pd.DataFrame, dim: str) -> float:
     return float(df[dim].mean())
 
 
+def judged(df: pd.DataFrame, dims=DIMENSIONS) -> list[str]:
+    """The dimensions the scorer gave numbers for (NaN = it does not judge that dimension)."""
+    return [d for d in dims if df[d].notna().any()]
+
+
+def _not_judged(name, expectation, dims) -> ProbeResult:
+    return ProbeResult(name, expectation, "SKIP", {"why": f"the scorer does not judge {' or '.join(dims)} (NaN)"})
+
+
 def _drop_probe(name, expectation, base, probe, dims, min_drop) -> ProbeResult:
     numbers, ok = {}, True
-    for d in dims:
+    if not judged(base, dims):
+        return _not_judged(name, expectation, dims)
+    for d in judged(base, dims):
         before, after = _mean(base, d), _mean(probe, d)
         numbers[f"{d}_real"], numbers[f"{d}_probe"] = before, after
         numbers[f"{d}_items_dropped"] = f"{int((probe[d].to_numpy() < base[d].to_numpy()).sum())}/{len(base)}"
@@ -174,7 +187,7 @@ def run_sanity(evaluator, dataset_dir=None, *, n: int = 8, seed: int = 0, min_dr
     name = evaluator if isinstance(evaluator, str) else None
     ev = resolve_evaluator(evaluator)
     if dataset_dir is None:
-        from edithf.data.demo import ensure_demo
+        from edithf.demo import ensure_demo
 
         dataset_dir = ensure_demo()
     items = sample_items(dataset_dir, n)
@@ -211,39 +224,48 @@ def run_sanity(evaluator, dataset_dir=None, *, n: int = 8, seed: int = 0, min_dr
 
 
 def _identity_probe(base, identity, min_drop) -> ProbeResult:
-    numbers = {
-        "preservation_real": _mean(base, "preservation"), "preservation_identity": _mean(identity, "preservation"),
-        "alignment_real": _mean(base, "alignment"), "alignment_identity": _mean(identity, "alignment"),
-    }
-    ok = (numbers["preservation_identity"] >= numbers["preservation_real"]
-          and numbers["alignment_real"] - numbers["alignment_identity"] >= min_drop)
-    return ProbeResult("identity", "edited = source keeps preservation high and lowers alignment vs the real edit",
-                       "PASS" if ok else "FAIL", numbers)
+    expectation = "edited = source keeps preservation high and lowers alignment vs the real edit"
+    dims = judged(base, ("preservation", "alignment"))
+    if not dims:
+        return _not_judged("identity", expectation, ("preservation", "alignment"))
+    numbers, ok = {}, True
+    for d in dims:
+        numbers[f"{d}_real"], numbers[f"{d}_identity"] = _mean(base, d), _mean(identity, d)
+    if "preservation" in dims:
+        ok &= numbers["preservation_identity"] >= numbers["preservation_real"]
+    if "alignment" in dims:
+        ok &= numbers["alignment_real"] - numbers["alignment_identity"] >= min_drop
+    return ProbeResult("identity", expectation, "PASS" if ok else "FAIL", numbers)
 
 
 def _swap_probe(base, swapped, tolerance: float = 0.5) -> ProbeResult:
-    change = float(np.abs(base[list(DIMENSIONS)].to_numpy() - swapped[list(DIMENSIONS)].to_numpy()).mean())
+    dims = judged(base)
+    change = float(np.nanmean(np.abs(base[dims].to_numpy() - swapped[dims].to_numpy())))
     return ProbeResult("swap", "swapping source and edit changes the scores",
                        "PASS" if change > tolerance else "FAIL", {"mean_abs_change": change})
 
 
 def _constant_probe(pooled) -> ProbeResult:
-    stds = {f"std_{d}": float(pooled[d].std()) for d in DIMENSIONS}
+    stds = {f"std_{d}": float(pooled[d].std()) for d in judged(pooled)}
     constant = all(v < NEAR_CONSTANT_STD for v in stds.values())
     return ProbeResult("constant", f"scores vary over very different inputs (std >= {NEAR_CONSTANT_STD} on some dimension)",
                        "FAIL" if constant else "PASS", {**stds, "n_inputs": len(pooled)})
 
 
 def _dimensions_probe(pooled) -> ProbeResult:
-    values = pooled[list(DIMENSIONS)].to_numpy(dtype=np.float64)
+    expectation = "the dimensions it judges are different numbers"
+    dims = judged(pooled)
+    if len(dims) < 2:
+        return ProbeResult("dimensions", expectation, "SKIP", {"why": f"the scorer judges only {', '.join(dims)}"})
+    values = pooled[dims].to_numpy(dtype=np.float64)
     numbers, same = {}, []
-    for i in range(len(DIMENSIONS)):
-        for j in range(i + 1, len(DIMENSIONS)):
+    for i in range(len(dims)):
+        for j in range(i + 1, len(dims)):
             a, b = values[:, i], values[:, j]
             identical = np.allclose(a, b, atol=1e-6)
             corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
-            numbers[f"corr_{DIMENSIONS[i]}_{DIMENSIONS[j]}"] = corr
+            numbers[f"corr_{dims[i]}_{dims[j]}"] = corr
             if identical or corr > 0.999:
-                same.append(f"{DIMENSIONS[i]}={DIMENSIONS[j]}")
+                same.append(f"{dims[i]}={dims[j]}")
     numbers["identical_pairs"] = ", ".join(same) or "none"
-    return ProbeResult("dimensions", "the three dimensions are different numbers", "FAIL" if same else "PASS", numbers)
+    return ProbeResult("dimensions", expectation, "FAIL" if same else "PASS", numbers)

@@ -5,20 +5,24 @@
     launch_studio(demo)              # theme/css/analytics as the studio wants them
 
 `?tab=leaderboard` (any tab id) in the address selects that tab when the page opens.
+
+Served files: only the loaded datasets' folders (`gr.set_static_paths`, read-only), this
+studio's runs folder (its job database excluded) and the files Gradio itself keeps for
+uploads and outputs; nothing else under the temp folder or the working directory.
 """
 from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 import threading
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 import gradio as gr
 
 from studio.jobs import JobStore
-from studio.state import DatasetLoader, Settings, StudioContext
+from studio.state import DatasetLoader, Settings, StudioContext, scorer_info
 
 # tab id -> (title, module under studio.tabs)
 TABS = {
@@ -59,6 +63,7 @@ def build_studio(settings: Settings | None = None, jobs: JobStore | None = None)
     with gr.Blocks(title="EditHF Studio", analytics_enabled=False) as demo:
         gr.Markdown("# EditHF Studio\nScore text-guided image edits on **quality**, **alignment** and "
                     "**preservation**; rank models; train the evaluator; use it as a reward.")
+        banner = gr.Markdown(no_evaluator_banner(ctx), elem_id="studio-banner")
         status = gr.Markdown(ctx.loader.status, elem_id="studio-status")
         loads = []
         with gr.Tabs(elem_id="studio-tabs") as tabs:
@@ -72,6 +77,7 @@ def build_studio(settings: Settings | None = None, jobs: JobStore | None = None)
         timer.tick(lambda: (ctx.loader.status, gr.Timer(active=not ctx.loader.ready)), None, [status, timer],
                    api_visibility="private", show_progress="hidden")
         demo.load(select_tab, None, tabs, api_visibility="private")
+        demo.load(lambda: no_evaluator_banner(ctx), None, banner, api_visibility="private")
         for fn, inputs, outputs, *follow_ups in loads:
             event = demo.load(fn, inputs, outputs, api_visibility="private")
             for then_fn, then_inputs, then_outputs in follow_ups:
@@ -96,15 +102,61 @@ def warm_up(ctx) -> None:
     threading.Thread(target=run, daemon=True, name="edithf-warm-up").start()
 
 
-def launch_studio(demo: gr.Blocks, host: str | None = None, port: int | None = None, **kwargs):
-    """Launch with the studio's theme and css (Gradio 6 takes them in launch())."""
-    ctx = demo.studio_context
-    warm_up(ctx)
-    roots = [ctx.settings.cache_dir, ctx.settings.runs_dir.resolve(), tempfile.gettempdir()]
+def no_evaluator_banner(ctx) -> str:
+    """The line at the top when no trained evaluator is at hand: the scores then come from a
+    scorer that is not a learned judgement of the edit, and the user should know how to get one."""
+    if any(n.startswith("edithf:") for n in ctx.scorers()):
+        return ""
+    try:
+        trained = scorer_info(ctx.settings.scorer).needs_weights
+    except KeyError:
+        trained = False
+    if trained:
+        return ""
+    return (f"**No trained evaluator yet.** Scores come from `{ctx.settings.scorer}`, a baseline, "
+            "not a learned judgement of the edit (see its scorer card beside each result). Train one in "
+            "the **Train** tab, or start the studio with `EDITHF_SCORER=edithf:runs/x/best` "
+            "(a trained run folder or hub id).")
+
+
+def parse_auth(text: str | None) -> list[tuple[str, str]] | None:
+    """EDITHF_AUTH=`user:password[,user2:password2]` -> Gradio's `auth` list (None: no login)."""
+    if not text or not text.strip():
+        return None
+    pairs = []
+    for item in text.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("EDITHF_AUTH must be user:password (several joined by commas); "
+                             f"got an item without both: {user or '(empty)'!r}")
+        pairs.append((user, password))
+    return pairs
+
+
+def served_paths(ctx) -> tuple[list[str], list[str]]:
+    """(allowed_paths, blocked_paths) for launch(): the start-up dataset and the runs folder,
+    never the job database; everything else is refused (403)."""
+    allowed = [ctx.settings.runs_dir.resolve()]
     if ctx.settings.dataset:
-        roots.append(ctx.settings.dataset)
+        allowed.append(Path(ctx.settings.dataset).expanduser().resolve())
+    db = Path(ctx.jobs.db_path).resolve()
+    blocked = [db, *(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    return [str(p) for p in allowed], [str(p) for p in blocked]
+
+
+def launch_studio(demo: gr.Blocks, host: str | None = None, port: int | None = None, **kwargs):
+    """Launch with the studio's theme and css (Gradio 6 takes them in launch()), the served
+    paths restricted (see the module docstring) and EDITHF_AUTH's login if set."""
+    ctx = demo.studio_context
+    host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    auth = kwargs.pop("auth", None) or parse_auth(os.environ.get("EDITHF_AUTH"))
+    if host not in ("127.0.0.1", "localhost") and auth is None:
+        print(f"[edithf studio] serving {host} without a login: anyone who reaches it can use the studio "
+              "and launch jobs; set EDITHF_AUTH=user:password", flush=True)
+    warm_up(ctx)
+    allowed, blocked = served_paths(ctx)
     return demo.queue(default_concurrency_limit=4).launch(
-        server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_name=host,
         server_port=port or (int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT") else None),
-        theme=THEME, css=CSS, show_error=True, allowed_paths=[str(r) for r in roots], **kwargs,
+        theme=THEME, css=CSS, show_error=True, allowed_paths=allowed, blocked_paths=blocked, auth=auth, **kwargs,
     )

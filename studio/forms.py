@@ -1,9 +1,10 @@
 """A Gradio form generated from a config dataclass, keyed by field name.
 
-`edithf.config.describe_fields(cls)` gives name, type, default, help, choices and group; each
-field becomes one component inside an accordion per group. Values come back as a dict by
-name (never by position: kohya_ss's lesson), and `edithf.config.config_from_dict` coerces and
-validates them exactly as the YAML file and the command line would.
+`edithf.config.describe_fields(cls)` gives name, type, default, help, choices, group and whether
+the field is optional; each field becomes one component inside an accordion per group. Values
+come back as a dict by name (never by position: kohya_ss's lesson), and
+`edithf.config.config_from_dict` coerces and validates them exactly as the YAML file and the
+command line would. `form_values` goes the other way (a preset YAML into the form).
 """
 from __future__ import annotations
 
@@ -12,24 +13,40 @@ import yaml
 
 from edithf.config import config_from_dict, describe_fields
 
+AUTO = "auto (leave empty)"
 
-def _component(row: dict, default_override=None):
-    name, kind, default = row["name"], row["type"], row["default"]
-    if default_override is not None:
-        default = default_override
+
+def _is_auto_number(row: dict) -> bool:
+    """An Optional[int | float] field: empty means None, which the config reads as "auto"."""
+    return row["optional"] and row["type"] in ("int", "float")
+
+
+def _text(row: dict, value) -> str:
+    """A value as the form's text box shows it (lists as the CLI takes them: "a, b")."""
+    if value is None:
+        return ""
+    if row["type"] == "list":
+        return ", ".join(str(v) for v in value)
+    if row["type"] == "dict":
+        return yaml.safe_dump(value or {}).strip()
+    return str(value)
+
+
+def _component(row: dict, default):
+    name, kind = row["name"], row["type"]
     common = dict(label=name, info=row["help"] or None, elem_id=f"field-{name}")
     if row["choices"]:
         multi = kind == "list"
         return gr.Dropdown(choices=row["choices"], value=default, multiselect=multi, **common)
     if kind == "bool":
         return gr.Checkbox(value=bool(default), **common)
+    if _is_auto_number(row):
+        # A text box, not gr.Number: a Number box has no empty state and the browser sends 0
+        # for it once its accordion is opened, which silently turned `beta: auto` into beta 0.
+        return gr.Textbox(value=_text(row, default), placeholder=AUTO, **common)
     if kind in ("int", "float"):
         return gr.Number(value=default, precision=0 if kind == "int" else None, **common)
-    if kind in ("list", "dict"):
-        # Lists are typed as the CLI takes them: "1, 2" or "[1, 2]"; dicts as YAML.
-        text = ", ".join(str(v) for v in default) if kind == "list" else yaml.safe_dump(default or {}).strip()
-        return gr.Textbox(value=text, **common)
-    return gr.Textbox(value="" if default is None else str(default), **common)
+    return gr.Textbox(value=_text(row, default), **common)
 
 
 def build_form(cls, defaults: dict | None = None) -> dict[str, gr.components.Component]:
@@ -40,29 +57,42 @@ def build_form(cls, defaults: dict | None = None) -> dict[str, gr.components.Com
     groups = list(dict.fromkeys(r["group"] for r in rows))
     fields: dict[str, gr.components.Component] = {}
     for i, group in enumerate(groups):
-        with gr.Accordion(group, open=i == 0):
+        with gr.Accordion(group, open=i == 0, elem_classes=["config-group"]):
             for row in (r for r in rows if r["group"] == group):
-                fields[row["name"]] = _component(row, defaults.get(row["name"]))
+                fields[row["name"]] = _component(row, defaults.get(row["name"], row["default"]))
     return fields
 
 
-def _clean(value):
-    """gr.Number gives 16.0 for an int field; config_from_dict wants 16."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+def form_values(cls, values: dict) -> list:
+    """Field values (a preset YAML's mapping; missing keys take the dataclass default) -> the
+    form's values in field order, as each component shows them."""
+    out = []
+    for row in describe_fields(cls):
+        value = values.get(row["name"], row["default"])
+        if row["choices"] or row["type"] == "bool" or (row["type"] in ("int", "float") and not _is_auto_number(row)):
+            out.append(value)
+        else:
+            out.append(_text(row, value))
+    return out
+
+
+def _clean(row: dict, value):
+    if _is_auto_number(row):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) and value == 0:
+            return None  # a Number box's empty state (an API client, an older page): auto, not 0
+    if row["type"] == "list" and isinstance(value, str) and not value.strip():
+        return []
+    if row["type"] == "dict" and isinstance(value, str):
+        return yaml.safe_load(value) or {}
+    if isinstance(value, float) and value.is_integer() and row["type"] == "int":
+        return int(value)  # gr.Number gives 16.0 for an int field
     return value
 
 
 def values_to_config(cls, names: list[str], values) -> object:
     """Form values (in the order of `names`) -> a validated config; ConfigError names the field."""
     by_name = dict(zip(names, values, strict=True))
-    kinds = {r["name"]: r["type"] for r in describe_fields(cls)}
-    cleaned = {}
-    for name, value in by_name.items():
-        if kinds[name] == "list" and isinstance(value, str) and not value.strip():
-            value = []
-        elif kinds[name] == "dict" and isinstance(value, str):
-            value = yaml.safe_load(value) or {}
-        cleaned[name] = _clean(value)
-    return config_from_dict(cls, cleaned)
-
+    rows = {r["name"]: r for r in describe_fields(cls)}
+    return config_from_dict(cls, {name: _clean(rows[name], value) for name, value in by_name.items()})

@@ -6,9 +6,10 @@ the tab (fluxgym's lesson). Here a job is a row in SQLite and a process in its o
     store = JobStore("runs/jobs.sqlite")
     job = store.submit("train", config_yaml_text, output_dir="runs/train-1")
     store.status(job)          # "queued" | "running" | "stopping" | "finished" | "failed" | "stopped"
-    store.logs(job)            # tail of stdout+stderr
+    store.logs(job)            # tail of stdout+stderr, progress-bar redraws collapsed
     store.progress(job)        # last "progress" of output_dir/metrics.jsonl, in [0, 1]
     store.stop(job)            # output_dir/STOP, a grace period, then the process group is killed
+    store.warnings(job)        # why a finished run did not learn (output_dir/warnings.json)
 
 One job runs at a time (one GPU); later ones wait in submission order. A new JobStore on the
 same file (a page reload, an app restart) finds every job again: a running job is re-attached
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from edithf.runs import METRICS_NAME, read_metrics, read_progress, read_warnings
 from edithf.utils.io import atomic_write_text
 
 ACTIVE = ("running", "stopping")  # later states: finished, failed, stopped; before: queued
@@ -85,19 +87,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """Rows of a metrics.jsonl being written: a torn last line is skipped, not an error."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+class OutputDirInUse(ValueError):
+    """A second queued or running job would write into the same output folder."""
+
+
+def collapse_redraws(text: str) -> str:
+    """A progress bar redraws its line with "\r": keep each line's last state only."""
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 class JobStore:
@@ -148,8 +144,20 @@ class JobStore:
 
     # -- public API ------------------------------------------------------------------------
     def submit(self, kind: str, config_yaml: str, output_dir: str | os.PathLike, name: str | None = None) -> int:
-        """Queue a job; it starts at once when nothing else runs. Returns the job id."""
+        """Queue a job; it starts at once when nothing else runs. Returns the job id.
+        Raises OutputDirInUse when a queued or running job already writes into `output_dir`."""
         out = Path(output_dir).resolve()
+        with self._lock:
+            self._refuse_shared_output(out)
+            return self._insert(kind, config_yaml, out, name)
+
+    def _refuse_shared_output(self, out: Path) -> None:
+        for job in self.list():
+            if job["status"] in ("queued", *ACTIVE) and Path(job["output_dir"]) == out:
+                raise OutputDirInUse(f"job #{job['id']} ({job['status']}) already writes into {out}: pick another "
+                                     "output_dir (or leave it at its default for a fresh folder), or stop that job")
+
+    def _insert(self, kind: str, config_yaml: str, out: Path, name: str | None) -> int:
         if (out / "STOP").exists():
             (out / "STOP").unlink()  # a leftover flag would stop the new run at its first step
         job_dir = out / ".studio"
@@ -174,23 +182,33 @@ class JobStore:
             ids = [r[0] for r in db.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id")]
         return ids.index(job_id) + 1 if job_id in ids else 0
 
-    def logs(self, job_id: int, max_chars: int = 20_000) -> str:
+    def logs(self, job_id: int, max_chars: int = 20_000, max_lines: int | None = None) -> str:
+        """The end of the job's log (at most `max_chars` read, then `max_lines` kept), with
+        progress-bar redraws collapsed to their last state."""
         path = Path(self.get(job_id)["log_path"])
         if not path.exists():
             return ""
         with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - max_chars))
-            return f.read().decode("utf-8", errors="replace")
+            start = max(0, path.stat().st_size - max_chars)
+            f.seek(start)
+            text = f.read().decode("utf-8", errors="replace")
+        if start:
+            text = text.split("\n", 1)[-1]  # the first line read is cut: drop it
+        lines = collapse_redraws(text).rstrip("\n").split("\n")
+        return "\n".join(lines[-max_lines:] if max_lines else lines)
+
+    def warnings(self, job_id: int) -> list[str]:
+        """Why a finished run did not learn (edithf.runs.read_warnings of its folder); [] if it did."""
+        return read_warnings(self.get(job_id)["output_dir"])
 
     def metrics(self, job_id: int) -> list[dict]:
-        return read_metrics(Path(self.get(job_id)["output_dir"]) / "metrics.jsonl")
+        return read_metrics(Path(self.get(job_id)["output_dir"]) / METRICS_NAME)
 
     def progress(self, job_id: int) -> float:
         job = self.get(job_id)
         if job["status"] == "finished":
             return 1.0
-        values = [r["progress"] for r in self.metrics(job_id) if isinstance(r.get("progress"), (int, float))]
-        return float(min(1.0, max(0.0, values[-1]))) if values else 0.0
+        return read_progress(Path(job["output_dir"]) / METRICS_NAME)
 
     def stop(self, job_id: int) -> str:
         """Cooperative stop: a queued job is dropped ("stopped"); a running one gets

@@ -7,18 +7,22 @@ Environment (all optional):
                        e.g. `edithf:runs/my-run/best` or `edithf:ORG/MODEL` on the hub
     EDITHF_RUNS_DIR    where Train/DPO runs and the job database go (default `runs`)
     EDITHF_CACHE_DIR   where cached predictions go (default ~/.cache/edithf)
-    EDITHF_DEMO_DIR    where the demo is built (read by `edithf.data.demo.ensure_demo`)
+    EDITHF_DATA_ROOTS  folders (os.pathsep-separated) a dataset typed in the Dataset tab may lie
+                       under, besides the working directory, the runs and cache folders and
+                       the start-up dataset's parent
+    EDITHF_AUTH        `user:password[,user2:password2]`: Gradio's login (set it on a Space)
+    EDITHF_DEMO_DIR    where the demo is built (read by `edithf.demo.ensure_demo`)
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from edithf.predict import dataset_stamp  # the cache key of a dataset folder's tables
 
 DEFAULT_SCORER = "classic"
 
@@ -30,6 +34,7 @@ class Settings:
     runs_dir: Path = Path("runs")
     cache_dir: Path = Path.home() / ".cache" / "edithf"
     n_bootstrap: int = 100
+    data_roots: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -39,6 +44,7 @@ class Settings:
             scorer=env.get("EDITHF_SCORER", "") or DEFAULT_SCORER,
             runs_dir=Path(env.get("EDITHF_RUNS_DIR", "runs")),
             cache_dir=Path(env.get("EDITHF_CACHE_DIR", Path.home() / ".cache" / "edithf")),
+            data_roots=tuple(Path(p) for p in env.get("EDITHF_DATA_ROOTS", "").split(os.pathsep) if p),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -65,7 +71,7 @@ class DatasetLoader:
                 self.path = Path(self.settings.dataset)
                 self.status = f"dataset: {self.path}"
             else:
-                from edithf.data.demo import ensure_demo
+                from edithf.demo import ensure_demo
 
                 self.status = "finding or building the demo benchmark (synthetic) ..."
                 self.path = Path(ensure_demo(progress=self._progress))  # EDITHF_DEMO_DIR or the user cache
@@ -96,12 +102,6 @@ class DatasetLoader:
 
 
 # -- datasets ------------------------------------------------------------------------------
-def dataset_stamp(root: Path) -> str:
-    """Changes when the dataset folder's tables change (cache key)."""
-    parts = [f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in sorted(root.glob("*.parquet"))]
-    return hashlib.sha1(f"{root.resolve()}|{'|'.join(parts)}".encode()).hexdigest()[:16]
-
-
 @lru_cache(maxsize=8)
 def _load_dataset(root: str, stamp: str):
     import gradio as gr
@@ -122,13 +122,39 @@ def load_dataset_cached(path: str | os.PathLike):
     return _load_dataset(str(root.resolve()), dataset_stamp(root))
 
 
+def open_typed_dataset(path: str, roots: list[Path]):
+    """A dataset folder typed in the page: only under `roots`, and an error names what is
+    wrong without listing the folder (the page must not browse the server's folders)."""
+    from edithf.data.dataset import find_table
+
+    root = Path(path).expanduser().resolve()
+    if not any(root.is_relative_to(r) for r in roots):
+        raise ValueError(f"{path} is outside the folders this studio opens datasets from: "
+                         f"{', '.join(str(r) for r in roots)} (EDITHF_DATA_ROOTS adds folders)")
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {path}")
+    if find_table(root, "edits") is None:
+        raise FileNotFoundError(f"{path} has no edits.parquet / edits.csv / edits.jsonl: is it a dataset folder?")
+    return load_dataset_cached(root)
+
+
 # -- scorers -------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def get_evaluator(name: str):
     """A scorer by registry name, built once (a model scorer loads its weights here)."""
     from edithf.evaluators.registry import create_evaluator
 
-    return create_evaluator(name)
+    ev = create_evaluator(name)
+    _BUILT_INFO[name] = ev.info
+    return ev
+
+
+_BUILT_INFO: dict = {}  # name -> the info of the scorer get_evaluator built (a loaded run's own)
+
+
+def built_info(name: str):
+    """The info of the scorer `get_evaluator` built under this name, if it did (never builds one)."""
+    return _BUILT_INFO.get(name)
 
 
 def scorer_info(name: str):
@@ -137,50 +163,49 @@ def scorer_info(name: str):
     return get_info(name)
 
 
-def finished_runs(runs_dir: Path) -> list[str]:
-    """Scorer names of trained evaluators under runs_dir (`edithf:<run>/best`), newest first."""
+# An EditHF evaluator folder holds this file (EditHFModel.save_pretrained); a DPO run's best/
+# holds a LoRA for a diffusers pipeline instead, which is not a scorer.
+EVALUATOR_CONFIG = "edithf_config.json"
+
+
+def evaluator_runs(runs_dir: Path) -> list[str]:
+    """Scorer names of trained evaluators under runs_dir (`edithf:<run>/best`), newest first;
+    DPO runs are left out (they are editors, not scorers)."""
     if not runs_dir.exists():
         return []
-    bests = [p for p in runs_dir.glob("*/best") if p.is_dir() and any(p.iterdir())]
+    bests = [p for p in runs_dir.glob("*/best") if (p / EVALUATOR_CONFIG).is_file()]
     bests.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [f"edithf:{p}" for p in bests]
 
 
 def scorer_choices(settings: Settings) -> list[str]:
-    """The dropdown: scorers that need no argument, the configured one, finished runs."""
+    """The dropdown: the configured scorer, trained evaluator runs, scorers that need no argument."""
     from edithf.evaluators.registry import list_evaluators
 
     names = [info.name for info in list_evaluators() if not info.takes_argument]
-    extra = [settings.scorer, *finished_runs(settings.runs_dir)]
+    extra = [settings.scorer, *evaluator_runs(settings.runs_dir)]
     return list(dict.fromkeys([*[n for n in extra if n], *names]))
 
 
 # -- predictions ---------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80]
+def predictions_cached(dataset, scorer: str, cache_dir: Path, progress=None):
+    """A scorer's predictions for a whole dataset: the library's one prediction cache
+    (`edithf.predict.cached_predictions`, computed once per dataset + scorer, resumed if
+    interrupted); `progress(done, total)` is called as edits are scored."""
+    from edithf.predict import cached_predictions
 
-
-def predictions_cached(dataset, scorer: str, cache_dir: Path):
-    """A scorer's predictions for a whole dataset, computed once per dataset + scorer and kept
-    as parquet (`edithf.predict.predict_dataset` does the work and resumes if interrupted)."""
-    from edithf.predict import predict_dataset
-    from edithf.utils.io import read_table
-
-    folder = Path(cache_dir) / "predictions"
-    out = folder / f"{dataset_stamp(Path(dataset.root))}-{_slug(scorer)}.parquet"
-    if not out.exists():
-        started = time.perf_counter()
-        predict_dataset(get_evaluator(scorer), dataset.root, out, batch_size=16, progress=False)
-        print(f"[edithf studio] predictions of {scorer} cached in {out} ({time.perf_counter() - started:.1f} s)")
-    return read_table(out)
+    started = time.perf_counter()
+    table = cached_predictions(dataset, scorer, cache_dir, progress=progress)
+    if progress is not None:
+        print(f"[edithf studio] predictions of {scorer} ready ({time.perf_counter() - started:.1f} s)", flush=True)
+    return table
 
 
 def cached_predictions_if_any(dataset, scorer: str, cache_dir: Path):
-    """Predictions already computed for this dataset + scorer, else None (never computes)."""
-    from edithf.utils.io import read_table
+    """Predictions already in the library's cache for this dataset + scorer, else None (never computes)."""
+    from edithf.predict import cached_predictions_if_any as cached
 
-    out = Path(cache_dir) / "predictions" / f"{dataset_stamp(Path(dataset.root))}-{_slug(scorer)}.parquet"
-    return read_table(out) if out.exists() else None
+    return cached(dataset, scorer, cache_dir)
 
 
 @dataclass
@@ -196,3 +221,11 @@ class StudioContext:
 
     def scorers(self) -> list[str]:
         return scorer_choices(self.settings)
+
+    def dataset_roots(self) -> list[Path]:
+        """Where a dataset typed in the page may lie (see `open_typed_dataset`)."""
+        s = self.settings
+        roots = [Path.cwd(), s.runs_dir, s.cache_dir, *s.data_roots]
+        if self.loader.path is not None:
+            roots.append(Path(self.loader.path).parent)
+        return list(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))

@@ -24,7 +24,7 @@ def demo_dataset(tmp_path_factory):
 
     Returns the folder; load it with `edithf.data.dataset.load_dataset(path)`.
     """
-    from edithf.data.demo import build_demo
+    from edithf.demo import build_demo
 
     out = tmp_path_factory.mktemp("demo") / "demo"
     return build_demo(out, seed=0, n_groups=12)
@@ -66,16 +66,18 @@ def fake_job_command(kind, config_path):
 
 
 @contextlib.contextmanager
-def running_studio(dataset, tmp: Path):
-    """The studio on `dataset` with the dummy scorer and fake jobs, launched in-process on a free
-    port; yields (blocks, url, job store) and closes everything, stopping live jobs, afterwards."""
+def running_studio(dataset, tmp: Path, command=fake_job_command):
+    """The studio on `dataset` with the dummy scorer and fake jobs (or real ones:
+    command=studio.jobs.default_command), launched in-process on a free port; yields (blocks,
+    url, job store) and closes everything, stopping live jobs, afterwards."""
     from studio.app import build_studio, launch_studio
     from studio.jobs import JobStore
     from studio.state import Settings
 
+    (tmp / "data").mkdir(exist_ok=True)  # where tests put folders typed in the Dataset tab
     settings = Settings(dataset=str(dataset), scorer="dummy", runs_dir=tmp / "runs", cache_dir=tmp / "cache",
-                        n_bootstrap=20)
-    jobs = JobStore(tmp / "runs" / "jobs.sqlite", command=fake_job_command, stop_grace_s=3.0, monitor_interval_s=0.2)
+                        n_bootstrap=20, data_roots=(tmp / "data",))
+    jobs = JobStore(tmp / "runs" / "jobs.sqlite", command=command, stop_grace_s=3.0, monitor_interval_s=0.2)
     demo = build_studio(settings, jobs)
     _, url, _ = launch_studio(demo, port=None, prevent_thread_lock=True, quiet=True)
     try:

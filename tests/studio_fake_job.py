@@ -34,7 +34,8 @@ def main() -> int:
             print(f"step {step} loss {1.0 / step:.4f}", flush=True)
             time.sleep(pause)
     (out / "best").mkdir(exist_ok=True)
-    (out / "best" / "config.json").write_text("{}")
+    # what a real best/ is known by: an evaluator's config (train) or a LoRA adapter (dpo)
+    (out / "best" / ("edithf_config.json" if kind == "train" else "adapter_config.json")).write_text("{}")
     print("done", flush=True)
     return 0
 

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from edithf.data import demo
+from edithf.demo import build as demo
 from edithf.data.dataset import load_dataset
-from edithf.data.demo_edits import DEMO_TASKS
-from edithf.data.demo_models import DEMO_MODELS, true_scores
-from edithf.data.demo_panel import RANKERS_PER_GROUP, RATERS_PER_EDIT, RATERS_PER_TEST_EDIT
+from edithf.demo.edits import DEMO_TASKS
+from edithf.demo.editors import DEMO_MODELS, true_scores
+from edithf.demo.panel import RANKERS_PER_GROUP, RATERS_PER_EDIT, RATERS_PER_TEST_EDIT
 from edithf.data.schema import DIMENSIONS
 
 

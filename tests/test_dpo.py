@@ -29,13 +29,15 @@ def toy_pairs(tmp_path_factory):
 
 def tiny_config(family, pairs, out, **kw):
     values = dict(pipeline=f"tiny:{family}", pairs=str(pairs), output_dir=str(out), resolution=SIDE[family],
-                  lora_rank=4, lr=1e-2, batch_size=2, max_steps=3, save_every=100, max_sequence_length=48)
+                  lora_r=4, lr=1e-2, batch_size=2, max_steps=3, save_every=100, max_sequence_length=48)
     values.update(kw)
     return DPOConfig(**values)
 
 
 def metrics(out):
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    """The per-step rows of a run's metrics.jsonl (the closing `event` row left out)."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if "train/loss" in r]
 
 
 def state(module):
@@ -55,6 +57,42 @@ def test_dpo_loss_against_the_formula():
     assert float(loss) == pytest.approx(expected, rel=1e-6)
     assert float(m["train/implicit_acc"]) == 0.5      # first pair prefers chosen, second does not
     assert float(m["train/reward_margin"]) == pytest.approx(np.mean(inside), abs=1e-6)
+
+
+# -- noise schedules ----------------------------------------------------------------------------
+def test_timestep_range_and_prediction_type_follow_the_config(toy_pairs):
+    from edithf.config import ConfigError
+    from edithf.dpo.adapters import make_adapter
+    from edithf.dpo.tiny_pipelines import build_tiny_pipeline
+
+    ip2p = make_adapter(build_tiny_pipeline("instruct_pix2pix"), resolution=32)
+    auto = ip2p.resolve(tiny_config("instruct_pix2pix", toy_pairs, "unused"))
+    assert (auto.prediction_type, auto.timestep_sampling, auto.beta) == ("epsilon", "uniform", 5000.0)
+    g = torch.Generator().manual_seed(0)
+    low = ip2p.make_schedule(replace_cfg(auto, timestep_max=0.2))
+    t = low.sample(512, g)
+    assert int(t.min()) >= 0 and int(t.max()) < 200 and int(t.max()) > 150
+    x0, noise = torch.randn(3, 4, 4, 4, generator=g), torch.randn(3, 4, 4, 4, generator=g)
+    steps = torch.tensor([10, 100, 900])
+    v = ip2p.make_schedule(replace_cfg(auto, prediction_type="v_prediction"))
+    noisy, target = v.noisy_and_target(x0, noise, steps)
+    torch.testing.assert_close(target, v.scheduler.get_velocity(x0, noise, steps))
+    assert torch.equal(ip2p.make_schedule(auto).noisy_and_target(x0, noise, steps)[1], noise)
+
+    flux = make_adapter(build_tiny_pipeline("flux_kontext"), resolution=16, max_sequence_length=48)
+    flow_cfg = flux.resolve(tiny_config("flux_kontext", toy_pairs, "unused", timestep_min=0.5))
+    assert flow_cfg.timestep_sampling == "logit_normal"
+    assert float(flux.make_schedule(flow_cfg).sample(256, g).min()) >= 0.5
+    with pytest.raises(ConfigError, match="prediction_type=epsilon applies to epsilon / v models"):
+        flux.resolve(tiny_config("flux_kontext", toy_pairs, "unused", prediction_type="epsilon"))
+    with pytest.raises(ConfigError, match="timestep_min=0.5, timestep_max=0.5"):
+        tiny_config("flux_kontext", toy_pairs, "unused", timestep_min=0.5, timestep_max=0.5)
+
+
+def replace_cfg(cfg, **changes):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
 
 
 # -- training, per family ---------------------------------------------------------------------
@@ -123,43 +161,75 @@ def lora_tensors(folder):
     return load_file(str(folder / "pytorch_lora_weights.safetensors"))
 
 
-def test_killed_run_resumes_from_its_checkpoint(toy_pairs, tmp_path, monkeypatch):
-    from edithf.dpo import dpo_trainer
-    from edithf.dpo.dpo_trainer import DPOTrainer, train_dpo
+def test_killed_run_resumes_from_its_checkpoint(toy_pairs, tmp_path):
+    from edithf.dpo.dpo_trainer import train_dpo
+    from edithf.runs import list_checkpoints
 
     straight = train_dpo(tiny_config("flux_kontext", toy_pairs, tmp_path / "straight", max_steps=4))
     out = tmp_path / "killed"
-    real_log = DPOTrainer._log
 
-    def crash_at_step_3(self, record):
-        real_log(self, record)
-        if record["step"] == 3:
+    def kill_at_step_3(step, logs):
+        if step == 3:
             raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(DPOTrainer, "_log", crash_at_step_3)
     with pytest.raises(KeyboardInterrupt):
-        train_dpo(tiny_config("flux_kontext", toy_pairs, out, max_steps=4, save_every=2))
-    monkeypatch.undo()
-    assert [p.name for _, p in dpo_trainer.list_checkpoints(out)] == ["checkpoint-2"]
+        train_dpo(tiny_config("flux_kontext", toy_pairs, out, max_steps=4, save_every=2), callbacks=[kill_at_step_3])
+    assert [p.name for p in list_checkpoints(out)] == ["checkpoint-2"]
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "train/lo')  # a line torn by the kill does not stop the resume
     resumed = train_dpo(tiny_config("flux_kontext", toy_pairs, out, max_steps=4, save_every=2))
     assert [r["step"] for r in metrics(out)] == [1, 2, 3, 4]
     a, b = lora_tensors(straight), lora_tensors(resumed)
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-def test_stop_file_stops_after_a_checkpoint(toy_pairs, tmp_path):
+def test_stop_file_stops_after_a_checkpoint_and_the_rerun_continues(toy_pairs, tmp_path, capsys):
     from edithf.cli import main
+    from edithf.dpo.dpo_trainer import train_dpo
+    from edithf.runs import STOP_NAME
 
     out = tmp_path / "stopped"
     out.mkdir()
-    (out / "STOP").touch()
-    code = main(["dpo", str(CONFIGS / "dpo_tiny_instruct_pix2pix.yaml"), f"pairs={toy_pairs}", f"output_dir={out}",
-                 "max_steps=50", "resolution=32"])
-    assert code == 0
-    assert [r["step"] for r in metrics(out)] == [1]
+    (out / STOP_NAME).touch()  # stale: removed when the run begins, not honoured
+    (out / ".best.abc.tmp").mkdir()  # left by a run killed while saving best/
+    cfg = tiny_config("instruct_pix2pix", toy_pairs, out, max_steps=4)
+    stop_at_1 = lambda step, logs: (out / STOP_NAME).touch() if step == 1 else None
+    train_dpo(cfg, callbacks=[stop_at_1])
+    assert [r["step"] for r in metrics(out)] == [1] and not (out / ".best.abc.tmp").exists()
     assert (out / "checkpoint-1" / "trainer_state.json").exists() and (out / "best").is_dir()
-    assert not (out / "STOP").exists()
-    assert "beta: 5000.0" in (out / "config.yaml").read_text()  # the epsilon family's default, resolved
+    assert cfg.beta is None  # the caller's config is not changed ...
+    assert "beta: 5000.0" in (out / "config.yaml").read_text()  # ... the resolved family default is logged
+    argv = ["dpo", str(CONFIGS / "dpo_tiny_instruct_pix2pix.yaml"), f"pairs={toy_pairs}", f"output_dir={out}",
+            "max_steps=3", "resolution=32", "prediction_type=auto"]
+    assert main(argv) == 1  # the YAML's lora_r 8 does not fit the rank-4 checkpoint: a clear error
+    assert "does not fit this model (another lora_r or lora_targets?)" in capsys.readouterr().err
+    assert main([*argv, "lora_r=4"]) == 0 and [r["step"] for r in metrics(out)] == [1, 2, 3]
+
+
+def test_a_run_that_cannot_learn_is_refused_or_warned(toy_pairs, tmp_path, capsys):
+    from edithf.config import ConfigError
+    from edithf.dpo.dpo_trainer import train_dpo
+    from edithf.runs import read_warnings
+
+    with pytest.raises(ConfigError, match="beta=0.0: the DPO temperature must be > 0"):
+        tiny_config("flux_kontext", toy_pairs, tmp_path / "b", beta=0.0)
+    with pytest.raises(ConfigError, match="lora_alpha=0.0: the LoRA scale"):
+        tiny_config("flux_kontext", toy_pairs, tmp_path / "a", lora_alpha=0.0)
+    out = tmp_path / "lr0"
+    train_dpo(tiny_config("flux_kontext", toy_pairs, out, lr=0.0, max_steps=2))
+    found = read_warnings(out)
+    assert any("stayed at log 2" in w for w in found) and any("lora_B weights are all zero" in w for w in found)
+    assert "did not learn" in capsys.readouterr().err
+
+
+def test_lora_targets_are_stripped_and_each_must_match_a_module(toy_pairs, tmp_path):
+    from edithf.config import ConfigError, load_config
+    from edithf.dpo.dpo_trainer import train_dpo
+
+    cfg = load_config(DPOConfig, None, {"lora_targets": "to_q, to_k , to_v,to_out.0"})
+    assert cfg.lora_targets == ["to_q", "to_k", "to_v", "to_out.0"]
+    with pytest.raises(ConfigError, match=r"lora_targets \['to_qq'\] match no module of the transformer"):
+        train_dpo(tiny_config("flux_kontext", toy_pairs, tmp_path / "t", lora_targets=["to_q", "to_qq"]))
 
 
 def test_bad_pairs_give_clear_errors(toy_pairs, tmp_path):

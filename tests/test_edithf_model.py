@@ -205,3 +205,98 @@ def test_backbone_from_a_folder_like_a_hub_checkpoint(family, images, tmp_path):
     assert not (tmp_path / "edithf" / "tiny_backbone.safetensors").exists()  # real backbones are not copied
     reloaded = EditHFModel.from_pretrained(str(tmp_path / "edithf")).eval()
     np.testing.assert_allclose(reloaded.score(square[:2], square[2:4], PROMPTS[:2]), expected, atol=1e-5)
+
+
+def _lora_that_bites(model):
+    model = EditHFModel.from_config(model.cfg).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def test_group_shared_prefix_scores_equal_one_by_one(model, images):
+    """Instruction + source once (vision features, key/value cache), then the edits in batches of
+    3: every row equals its own forward pass, also for edited images of other sizes (Qwen2-VL:
+    other token counts, so padding sits between the prefix and the edit)."""
+    model = _lora_that_bites(model)
+    src, edited = images[0], [images[i % 6].resize((40 + 12 * i, 64)) for i in range(7)]
+    one_by_one = np.concatenate([model.score([src], [e], ["make the sky pink"]) for e in edited])
+    shared = model.score_group(src, edited, "make the sky pink", batch_size=3)
+    np.testing.assert_allclose(shared, one_by_one, atol=1e-4)
+    prefix = model.prepare_prefix(src, "make the sky pink")
+    with torch.no_grad():
+        full = model(**model.prepare([src] * 2, edited[:2], ["make the sky pink"] * 2))
+        out = model.forward_shared(prefix, edited[:2])
+    torch.testing.assert_close(out.level_logits, full.level_logits, atol=1e-4, rtol=1e-4)
+    assert prefix.cache.get_seq_length() == prefix.batch["input_ids"].shape[1]  # left as it was
+    assert len(set(np.round(shared[:, 0], 5))) > 1  # the edits do get different scores
+
+
+def test_prefix_and_suffix_tokens_are_the_whole_prompt(model, images):
+    from edithf.models import backbones
+
+    user = model._user_prompt("make the sky pink")
+    prefix, rest = backbones.encode_prefix(model.processor, model.adapter, model.cfg, images[0], user)
+    suffix = backbones.encode_suffix(model.processor, model.adapter, model.cfg, images[3:4], rest,
+                                     model.cfg.answer_prefixes)
+    whole = model.prepare(images[:1], images[3:4], ["make the sky pink"])
+    assert torch.equal(torch.cat([prefix["input_ids"], suffix["input_ids"].to(prefix["input_ids"].device)], 1).cpu(),
+                       whole["input_ids"].cpu())
+
+
+def test_evaluator_and_reward_groups_use_the_shared_path(images, tmp_path):
+    from edithf.evaluators.registry import create_evaluator
+    from edithf.reward.reward import EditReward
+    from edithf.reward.selection import best_of_n
+
+    ev = create_evaluator("edithf:tiny:internvl", device="cpu")
+    edited = images[1:6]
+    copies = [images[0].copy() for _ in edited]  # other objects: not recognised as one source
+    per_edit = ev.score(copies, edited, ["add a hat"] * 5, batch_size=2)
+    group = ev.score_group(images[0], edited, "add a hat", batch_size=2)
+    cols = ["quality", "alignment", "preservation", "overall"]
+    np.testing.assert_allclose(group[cols].to_numpy(float), per_edit[cols].to_numpy(float), atol=1e-4)
+    assert list(group["level_quality"]) == list(per_edit["level_quality"])
+    calls = []
+    ev._score_batch = lambda *a: calls.append(a) or {}  # the shared path must not fall back to per-edit batches
+    reward = EditReward(ev, batch_size=3)
+    np.testing.assert_allclose(reward(images[0], edited, "add a hat").reward, per_edit["overall"], atol=1e-4)
+    best, _ = best_of_n(reward, images[0], edited, "add a hat")
+    assert best == int(np.argmax(per_edit["overall"])) and not calls
+    # a batch of rows naming one source file and one instruction (a dataset group) takes it too
+    images[0].save(tmp_path / "src.png")
+    rows = ev.score([str(tmp_path / "src.png")] * 5, edited, ["add a hat"] * 5, batch_size=5)
+    np.testing.assert_allclose(rows[cols].to_numpy(float), per_edit[cols].to_numpy(float), atol=1e-4)
+    assert not calls
+
+
+def test_checkpoints_of_the_old_prompt_layout_are_refused(tmp_path):
+    import json
+
+    model = EditHFModel.from_config(EditHFConfig(backbone="tiny:internvl"))
+    model.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "edithf_config.json").read_text())
+    (tmp_path / "m" / "edithf_config.json").write_text(json.dumps({**cfg, "format_version": 1}))
+    with pytest.raises(ValueError, match="instruction after the images.*retrain"):
+        EditHFModel.from_pretrained(str(tmp_path / "m"))
+
+
+def test_a_prompt_that_cannot_be_cut_falls_back_to_one_by_one(images, monkeypatch):
+    from edithf.evaluators.registry import create_evaluator
+    from edithf.models import backbones
+    from edithf.models.families import PrefixSplitError, split_at_edited_image
+
+    ev = create_evaluator("edithf:tiny:qwen2_vl", device="cpu")
+    prefix, suffix = split_at_edited_image(ev.model.processor, "a <|image_pad|> b <|image_pad|> c")
+    assert (prefix, suffix) == ("a <|image_pad|> b ", "<|image_pad|> c")
+
+    def refuse(processor, text):
+        raise PrefixSplitError("cannot cut")
+
+    monkeypatch.setattr(backbones, "split_at_edited_image", refuse)
+    group = ev.score_group(images[0], images[1:4], "add a hat")
+    per_edit = ev.score([images[0].copy() for _ in range(3)], images[1:4], ["add a hat"] * 3)
+    np.testing.assert_allclose(group["quality"], per_edit["quality"], atol=1e-4)

@@ -34,8 +34,8 @@ def test_judge_matches_full_lm_head_and_scores_every_dimension(judge, pair):
     probs = judge.level_probabilities([src], [ed], ["make it snow"], "alignment")[0]
     tok = judge.processor.tokenizer
     messages = [{"role": "user", "content": [
-        {"type": "text", "text": "Source image: "}, {"type": "image"}, {"type": "text", "text": "\nEdited image: "},
-        {"type": "image"}, {"type": "text", "text": "\n" + judge_user(judge, "make it snow", "alignment")}]}]
+        {"type": "text", "text": judge_user(judge, "make it snow", "alignment") + "\nSource image: "},
+        {"type": "image"}, {"type": "text", "text": "\nEdited image: "}, {"type": "image"}]}]
     text = judge.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     batch = judge.processor(text=[text + answer_prefix("alignment")], images=[src, ed], return_tensors="pt")
     with torch.no_grad():

@@ -225,6 +225,25 @@ def test_predictions_leaderboard_and_comparison_with_humans():
         L.build_leaderboard(edits, preds.iloc[5:], n_bootstrap=0)
 
 
+def test_a_dimension_the_scorer_does_not_judge_is_skipped_with_a_note():
+    edits = simulate(np.array([0.0, 0.5, 1.0, 1.5]), 25, np.random.default_rng(3))
+    preds = edits[["edit_id"]].assign(**{d: edits[f"mos_{d}"] for d in DIMENSIONS})
+    with pytest.warns(RuntimeWarning, match="no value for alignment"):
+        lb = L.build_leaderboard(edits, preds.assign(alignment=np.nan), n_bootstrap=20)
+    two = L.build_leaderboard(edits, preds, n_bootstrap=20, dimensions=("quality", "preservation"))
+    assert lb.meta["not_judged"] == ["alignment"]
+    assert lb.meta["weights"] == pytest.approx({"quality": 0.5, "preservation": 0.5})
+    assert lb.table["alignment"].isna().all()  # shown blank, never a copy of another dimension
+    table = lb.table.set_index("model")
+    expected = two.table.set_index("model").loc[table.index]
+    assert table["overall"].to_numpy() == pytest.approx(expected["overall"].to_numpy())
+    assert table["elo"].to_numpy() == pytest.approx(expected["elo"].to_numpy())
+    assert lb.bt["alignment"].empty and lb.win_rate["alignment"].isna().all(axis=None)
+    assert np.isnan(L.compare_leaderboards(L.build_leaderboard(edits, n_bootstrap=0), lb)["alignment"])
+    with pytest.raises(ValueError, match="all its values are NaN"):
+        L.build_leaderboard(edits, preds.assign(**{d: np.nan for d in DIMENSIONS}))
+
+
 def test_per_task_table_is_the_mean_score_per_model_and_task():
     edits = simulate(np.array([0.0, 1.0, 2.0]), 30, np.random.default_rng(11))
     board = L.build_leaderboard(edits, by="task", n_bootstrap=0)

@@ -93,7 +93,7 @@ def test_group_srcc_matches_a_loop_of_scipy():
 
 
 def brute_outcome(h, m, mode, eps=0.0):
-    """(correct, counted) for one pair, straight from the definitions in notes/benchmarks.md."""
+    """(correct, counted) for one pair, straight from the definitions in docs/design.md section 5."""
     model = 0 if abs(m) <= eps else (1 if m > 0 else -1)
     human = int(np.sign(h))
     if mode == "strict":
@@ -250,6 +250,21 @@ def test_evaluate_predictions_accepts_an_edit_dataset(tmp_path):
         from_frames = M.evaluate_predictions((edits, pairs), preds, split=None)
     assert from_ds == pytest.approx(from_frames, nan_ok=True)
     assert from_ds["n_quality"] == len(edits)
+
+
+def test_a_dimension_the_scorer_does_not_judge_is_skipped_with_a_note():
+    edits, preds = toy_benchmark()
+    preds["alignment"] = np.nan  # e.g. `classic`: it cannot read the instruction
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        res = M.evaluate_predictions(edits, preds, split="test")
+    notes = [str(w.message) for w in caught]
+    assert any(n.startswith("alignment: the predictions hold no value") for n in notes)
+    assert not any("group_srcc" in n for n in notes)  # skipped, not computed on nothing
+    assert res["n_alignment"] == 0 and all(np.isnan(res[f"{m}_alignment"]) for m in M.METRICS)
+    full = M.evaluate_predictions(edits, toy_benchmark()[1], split="test")
+    assert res["srcc_quality"] == full["srcc_quality"] and res["pair_acc_preservation"] == full["pair_acc_preservation"]
+    assert M.metrics_table(res).loc["alignment", "n"] == 0
 
 
 def test_evaluate_predictions_explains_bad_input():

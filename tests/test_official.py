@@ -17,12 +17,34 @@ def _lora(module, pattern, seed):
     from peft import LoraConfig, get_peft_model
 
     wrapped = get_peft_model(module, LoraConfig(r=4, lora_alpha=8, target_modules=pattern))
+    _bite(wrapped, seed)
+    return wrapped
+
+
+def _wrap_llm_lora(model, seed):
+    """The language LoRA as InternVL's `wrap_llm_lora` makes it: peft on the causal LM (here a
+    Qwen2ForCausalLM sharing the tiny backbone's text model and LM head, as the remote code's
+    language_model is), its target list, task_type=CAUSAL_LM. Saved keys carry the causal LM's
+    `model.` prefix and adapter_config.json says CAUSAL_LM, as in the published folders."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2ForCausalLM
+
+    causal = Qwen2ForCausalLM(model.config.text_config)
+    causal.model, causal.lm_head = model.model.language_model, model.lm_head
+    targets = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+               "mlp.gate_proj", "mlp.down_proj", "mlp.up_proj"]
+    wrapped = get_peft_model(causal, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.05, target_modules=targets,
+                                                task_type="CAUSAL_LM"))
+    _bite(wrapped, seed)
+    return wrapped
+
+
+def _bite(wrapped, seed):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in wrapped.named_parameters():
             if "lora_B" in name:  # published adapters should not be all zero; make these bite
                 p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-    return wrapped
 
 
 def _by_hand(model, processor, src, ed, prompt, dim, head):
@@ -30,6 +52,7 @@ def _by_hand(model, processor, src, ed, prompt, dim, head):
     tile = "<img>" + "<IMG_CONTEXT>" * 4 + "</img>"
     ids = processor.tokenizer(official_prompt(prompt, dim, tile), return_tensors="pt")
     pixels = processor.image_processor([src, ed], crop_to_patches=False, return_tensors="pt")["pixel_values"]
+    model.eval()  # LoRA dropout off, as at inference
     with torch.no_grad():
         h = model.model(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"],
                         pixel_values=pixels).last_hidden_state[0, -6]
@@ -45,7 +68,7 @@ def checkpoint(tmp_path_factory):
     for i, (dim, folder) in enumerate(FOLDERS.items()):
         model, processor = make_tiny_backbone("internvl", seed=0)
         vision = _lora(model.model.vision_tower, VISION, seed=10 + i)
-        llm = _lora(model.model.language_model, LLM, seed=20 + i)
+        llm = _wrap_llm_lora(model, seed=20 + i) if dim == "quality" else _lora(model.model.language_model, LLM, 20 + i)
         vision.save_pretrained(root / folder / "vision_lora")
         llm.save_pretrained(root / folder / "llm_lora")
         torch.manual_seed(i)
@@ -53,6 +76,14 @@ def checkpoint(tmp_path_factory):
         torch.save(head.state_dict(), root / folder / "mlp_head.pth")  # the published format
         expected[dim] = _by_hand(model, processor, src, ed, "make the car blue", dim, head)
     return root, src, ed, expected
+
+
+def test_checkpoint_carries_the_causal_lm_task_type(checkpoint):
+    import json
+
+    root = checkpoint[0]
+    config = json.loads((root / "visual" / "llm_lora" / "adapter_config.json").read_text())
+    assert config["task_type"] == "CAUSAL_LM"  # what made the native Qwen2Model fail to load it
 
 
 def test_loader_reproduces_the_published_scoring_rule(checkpoint):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,7 +10,15 @@ import pytest
 from edithf.cli import main
 from edithf.evaluators.base import EvaluatorInfo
 from edithf.evaluators.dummy import DummyEvaluator
-from edithf.predict import partial_dir, predict_dataset
+from edithf.predict import (
+    cache_path,
+    cached_predictions,
+    cached_predictions_if_any,
+    parts_dir,
+    partial_dir,
+    predict_dataset,
+    shard_positions,
+)
 from reward_fixtures import make_dataset
 
 
@@ -61,6 +70,71 @@ def test_a_killed_run_resumes_where_it_stopped(dataset, tmp_path):
     assert again.scored == 24 - 10  # the two finished batches were skipped
     pd.testing.assert_frame_equal(df, reference)
     pd.testing.assert_frame_equal(pd.read_parquet(out), reference)
+
+
+def test_the_prediction_cache_computes_once_and_reports_progress(dataset, tmp_path):
+    from edithf.data.dataset import load_dataset
+
+    ds = load_dataset(dataset)
+    assert cached_predictions_if_any(ds, "dummy", tmp_path) is None
+    seen = []
+    first = cached_predictions(ds, "dummy", tmp_path, lambda done, total: seen.append((done, total)), batch_size=10)
+    assert seen[0] == (0, 24) and seen[-1] == (24, 24)
+    again = CountingDummy()
+    pd.testing.assert_frame_equal(cached_predictions(dataset, "dummy", tmp_path, evaluator=again), first)
+    assert again.scored == 0  # a dataset folder and its EditDataset share the key; nothing rescored
+    pd.testing.assert_frame_equal(cached_predictions_if_any(ds, "dummy", tmp_path), first)
+    assert cache_path(ds, "dummy", tmp_path) != cache_path(ds, "classic", tmp_path)
+    assert cache_path(ds, "dummy", tmp_path) != cache_path(ds, DummyEvaluator(weights=(1, 1, 1)), tmp_path)
+
+
+def test_shards_hold_whole_groups_and_merge_into_the_one_process_file(dataset, tmp_path, monkeypatch):
+    import threading
+
+    from edithf import predict as P
+
+    edits = pd.read_parquet(dataset / "edits.parquet")
+    shards = [shard_positions(edits["group_id"], r, 3) for r in range(3)]
+    assert sorted(sum(shards, [])) == list(range(len(edits)))
+    assert all(edits["group_id"].iloc[a].isin(edits["group_id"].iloc[b]).sum() == 0
+               for a in shards for b in shards if a is not b)
+    reference = predict_dataset("dummy", dataset, tmp_path / "one.parquet", batch_size=4, progress=False)
+    barrier = threading.Barrier(2)  # two "processes" as threads, accelerate's barrier replaced
+    monkeypatch.setattr(P, "wait_for_everyone", barrier.wait)
+    out, results = tmp_path / "two.parquet", {}
+
+    def process(rank):
+        results[rank] = predict_dataset("dummy", dataset, out, batch_size=4, progress=False, shard=(rank, 2))
+
+    threads = [threading.Thread(target=process, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), reference)
+    pd.testing.assert_frame_equal(results[1], reference)
+    assert not parts_dir(out).exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_predict_under_torchrun_with_two_cpu_processes(dataset, tmp_path):
+    """`edithf predict` launched as 2 gloo processes writes the file one process writes."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun is not installed")
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    assert main(["predict", str(dataset), "--scorer", "dummy", "--out", str(one), "--no-progress"]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "edithf", "predict",
+                           str(dataset), "--scorer", "dummy", "--out", str(two), "--batch-size", "4", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(two), pd.read_parquet(one))
+    assert done.stdout.count("wrote 24 predictions") == 1  # the main process reports, once
 
 
 def test_resume_refuses_a_partial_run_of_another_scorer(dataset, tmp_path):

@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edithf.public_eval import (
-    PUBLISHED_TABLE5, protocol_editreward, protocol_editscore, protocol_genai, protocol_pointwise, table5,
-)
+from edithf.public.editreward_bench import protocol_editreward
+from edithf.public.editscore_bench import protocol_editscore
+from edithf.public.evaluate import PUBLISHED_TABLE5, table5
+from edithf.public.genai_bench import protocol_genai
+from edithf.public.pointwise import protocol_pointwise
 
 
 def comps(rows):
@@ -29,27 +31,57 @@ def test_genai_protocol_by_hand():
     assert m["n_non_tie"] == 2
 
 
-def test_editreward_group_accuracy_by_hand():
+def _editreward_case():
     c = comps([
         ("p1", "g1", "x", "y", 1, "overall", "3pair", ""),
         ("p2", "g1", "x", "z", 1, "overall", "3pair", ""),
         ("p3", "g1", "y", "z", -1, "overall", "3pair", ""),   # z > y
         ("p4", "g2", "u", "v", 1, "overall", "3pair", ""),
-        ("p5", "g2", "u", "w", 0, "overall", "3pair", ""),    # human tie: excluded
+        ("p5", "g2", "u", "w", 0, "overall", "3pair", ""),    # human tie
         ("p6", "h1", "s", "t", -1, "overall", "2pair", ""),
     ])
     scores = pd.Series({"x": 3, "y": 1, "z": 2, "u": 1, "v": 1, "w": 0, "s": 1, "t": 2})
-    m = protocol_editreward(c, scores)
-    # g1: all three right; g2: u=v is a model tie -> wrong; h1 right
+    return c, scores
+
+
+def test_editreward_group_accuracy_dropping_ties_by_hand():
+    c, scores = _editreward_case()
+    m = protocol_editreward(c, scores, group_ties="drop")
+    # g1: all three right; g2: u=v is a model tie -> wrong (the tie p5 is dropped); h1 right
     assert m["acc_pairs"] == pytest.approx(4 / 5)
     assert m["group_acc_3pair"] == pytest.approx(0.5)
     assert m["group_acc_2pair"] == pytest.approx(1.0)
     assert m["group_acc_mean"] == pytest.approx(0.75)
-    assert m["n_human_ties_excluded"] == 1
+    assert m["group_acc_overall"] == pytest.approx(2 / 3)
+    assert m["n_human_tie_pairs"] == 1 and m["group_ties"] == "drop"
     # a split with only a human tie has no counted group: NaN, and left out of the mean
     only_tie = pd.concat([c, comps([("p7", "k1", "s", "t", 0, "overall", "4pair", "")])], ignore_index=True)
-    m = protocol_editreward(only_tie, scores)
+    m = protocol_editreward(only_tie, scores, group_ties="drop")
     assert np.isnan(m["group_acc_4pair"]) and m["group_acc_mean"] == pytest.approx(0.75)
+
+
+def test_editreward_group_accuracy_epsilon_is_editrewards_definition():
+    """K=2 human-tie groups judged as EditReward's eval_bench does: ε tuned on the split by
+    tie-calibrated accuracy; a tie group is right iff |difference| <= ε, others by their sign."""
+    two = comps([
+        ("a", "t1", "a1", "b1", 0, "overall", "2pair", "A=B"),     # |d| = 0.5
+        ("b", "t2", "a2", "b2", 0, "overall", "2pair", "A=B"),     # |d| = 3
+        ("c", "n1", "a3", "b3", 1, "overall", "2pair", "A>B"),     # d = 1 (right sign)
+        ("d", "n2", "a4", "b4", -1, "overall", "2pair", "B>A"),    # d = 4 (wrong sign)
+    ])
+    scores = pd.Series({"a1": 1.5, "b1": 1, "a2": 4, "b2": 1, "a3": 2, "b3": 1, "a4": 5, "b4": 1})
+    # tie-calibrated accuracy by brute force over ε in {0, 0.5, 1, 3, 4}: ε=0.5 gets a, c -> 2/4
+    # (ε=1 would tie c, ε=3 ties b but also c: 2/4 again, the smallest ε wins)
+    m = protocol_editreward(two, scores)
+    assert m["group_ties"] == "epsilon" and m["tie_epsilon_2pair"] == pytest.approx(0.5)
+    # groups: t1 right (0.5 <= ε), t2 wrong, n1 right (sign, although |d| > ε is not needed), n2 wrong
+    assert m["group_acc_2pair"] == pytest.approx(2 / 4) and m["group_acc_overall"] == pytest.approx(0.5)
+    # the other definition is reported beside it: ties dropped, n1 right, n2 wrong
+    assert m["group_acc_overall_drop"] == pytest.approx(0.5)
+    c, s = _editreward_case()
+    m = protocol_editreward(c, s)
+    # 3pair has a human tie (u, w): ε tuned on 3pair's pairs; g2 still fails on u=v (model tie)
+    assert m["group_acc_3pair"] == pytest.approx(0.5) and m["group_acc_2pair"] == pytest.approx(1.0)
 
 
 def test_editscore_macro_over_tasks():
@@ -112,3 +144,64 @@ def test_edithf_eval_end_to_end_with_dummy(tmp_path, capsys):
     assert (tmp_path / "imported" / "comparisons.parquet").is_file()
     assert main(args) == 0  # second run reuses the import and the cached predictions
     assert len(json.loads(results.read_text())) == 1
+
+
+def test_prediction_cache_key_follows_the_checkpoint(tmp_path, monkeypatch):
+    """The per-scorer cache of `edithf eval` is keyed by the scorer spec with its local path made
+    absolute and its files' times: a retrained checkpoint (or another folder reached by the same
+    relative path) never reuses old predictions."""
+    import os
+
+    from edithf.predict import scorer_key
+
+    for name in ("a", "b"):
+        (tmp_path / name / "run").mkdir(parents=True)
+        (tmp_path / name / "run" / "model.safetensors").write_bytes(b"1")
+    monkeypatch.chdir(tmp_path / "a")
+    key_a = scorer_key("edithf:run")
+    assert key_a == scorer_key("edithf:run") and key_a.startswith("edithf_run-")
+    monkeypatch.chdir(tmp_path / "b")
+    assert scorer_key("edithf:run") != key_a
+    weights = tmp_path / "b" / "run" / "model.safetensors"
+    before = scorer_key("edithf:run")
+    os.utime(weights, ns=(1, 1))
+    assert scorer_key("edithf:run") != before
+    assert scorer_key("classic") != scorer_key("dummy")
+
+
+def _editreward_parquet(root):
+    import io
+
+    from PIL import Image
+
+    def struct(value):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(buf, format="PNG")
+        return {"bytes": buf.getvalue(), "path": None}
+
+    rows = [dict(id=f"g{n}_0", instruction=f"brighten {n}", dataset="2pair", ranking=r, comparison_type="AvsB",
+                 source_image=struct(100), candidate_1=struct(100 + 10 * n), candidate_2=struct(60),
+                 model_1="a", model_2="b") for n, r in enumerate(["A>B", "A=B", "B>A"])]
+    (root / "2pair").mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(root / "2pair" / "train-0.parquet")
+
+
+def test_eval_names_the_group_definition_it_shows(tmp_path, capsys):
+    import json
+
+    from edithf.cli import main
+
+    _editreward_parquet(tmp_path / "bench")
+    base = ["eval", "--scorer", "dummy", "--benchmark", "editreward-bench", "--data", str(tmp_path / "bench"),
+            "--work", str(tmp_path / "imported"), "--results", str(tmp_path / "results.json")]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "group_acc_overall (K=2 human ties judged with the tuned tie threshold (EditReward's definition))" in out
+    assert main([*base, "--group-ties", "drop", "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[: out.index("\nTable 5")])
+    assert result["metrics"]["group_ties"] == "drop" and "group_acc_overall_epsilon" in result["metrics"]
+    assert "human-tie pairs dropped" in out
+    json.loads((tmp_path / "results.json").read_text())  # valid JSON (no NaN)
+    assert main([*base, "--bad-threshold", "10"]) == 1
+    assert "editreward-bench does not use --bad-threshold" in capsys.readouterr().err

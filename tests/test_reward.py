@@ -133,8 +133,8 @@ def test_reward_commands(dataset, tmp_path, capsys, images):
         paths.append(str(tmp_path / f"c{i}.png"))
     Image.fromarray(src).save(tmp_path / "src.png")
     assert main(["reward", "best-of-n", *paths, "--source", str(tmp_path / "src.png"), "--prompt", "tint",
-                 "--model", "dummy"]) == 0
+                 "--scorer", "dummy"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["best"] == paths[out["best_index"]] and len(out["scores"]) == 4
-    assert main(["reward", "curate", str(dataset), str(tmp_path / "cur"), "--model", "dummy", "--threshold", "30"]) == 0
+    assert main(["reward", "curate", str(dataset), str(tmp_path / "cur"), "--scorer", "dummy", "--threshold", "30"]) == 0
     assert json.loads(capsys.readouterr().out)["threshold"] == 30.0

@@ -49,8 +49,11 @@ def test_classic_report(dataset):
     report = run_sanity(ClassicEvaluator(size=176), dataset, n=3)
     s = statuses(report)
     assert s["black"] == "PASS" and s["identity"] == "PASS" and s["swap"] == "PASS"
-    assert s["instruction"] == "FAIL" and s["constant"] == "PASS"
+    assert s["constant"] == "PASS" and s["dimensions"] == "PASS"
+    assert s["instruction"] == "SKIP"  # it does not judge alignment: NaN, nothing to probe
+    assert "does not judge alignment" in report.probe("instruction").numbers["why"]
     assert report.probe("identity").numbers["preservation_identity"] == pytest.approx(100.0)
+    assert "alignment_real" not in report.probe("noise").numbers
 
 
 def test_a_constant_scorer_fails(dataset):
@@ -60,9 +63,13 @@ def test_a_constant_scorer_fails(dataset):
     assert report.probe("constant").numbers["std_quality"] == 0.0
 
 
-def test_per_metric_scorer_fails_the_dimensions_probe(dataset):
+def test_per_metric_scorer_is_probed_on_its_one_dimension(dataset):
     report = run_sanity("psnr", dataset, n=3)
-    assert statuses(report)["dimensions"] == "FAIL"  # one number on all three dimensions, by design
+    s = statuses(report)
+    assert s["dimensions"] == "SKIP" and s["black"] == "SKIP" and s["instruction"] == "SKIP"
+    assert s["identity"] == "PASS"
+    assert s["swap"] == "FAIL"  # PSNR is symmetric in its two images: the probe says so
+    assert set(report.probe("constant").numbers) == {"std_preservation", "n_inputs"}
 
 
 def write_adapter(folder, zero_b: bool):

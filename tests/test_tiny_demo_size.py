@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from edithf.models.backbones import chat_texts
-from edithf.models.tiny import make_tiny_backbone, parse_tiny_id, tiny_size
+from edithf.models.families import chat_texts, parse_tiny
+from edithf.models.tiny import make_tiny_backbone
 
 
 def _pair(seed=0, side=192):
@@ -38,10 +38,10 @@ def demo_model():
 
 def test_demo_ids_and_sizes(demo_model):
     model, processor, batch = demo_model
-    assert parse_tiny_id("tiny:qwen2_vl@demo") == "qwen2_vl" and tiny_size("tiny:qwen2_vl@demo") == "demo"
-    assert tiny_size("tiny:qwen2_vl") == "small"
+    assert parse_tiny("tiny:qwen2_vl@demo") == ("qwen2_vl", "demo")
+    assert parse_tiny("tiny:qwen2_vl").size == "small"
     with pytest.raises(ValueError, match="size"):
-        parse_tiny_id("tiny:qwen2_vl@huge")
+        parse_tiny("tiny:qwen2_vl@huge")
     image = batch["input_ids"][0] == model.config.image_token_id
     assert image.sum() == 2 * 36  # 168 px / 14 / 2 = 6 x 6 tokens per image
     tok = processor.tokenizer

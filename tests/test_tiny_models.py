@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from edithf.models.backbones import level_token_ids
-from edithf.models.tiny import make_tiny_backbone, parse_tiny_id
+from edithf.models.families import parse_tiny
+from edithf.models.tiny import SIZES, make_tiny_backbone
 
 FAMILIES = ["qwen2_vl", "internvl"]
 
@@ -48,7 +49,26 @@ def test_level_words_are_single_distinct_tokens(family):
 
 
 def test_tiny_ids():
-    assert parse_tiny_id("tiny:internvl") == "internvl"
-    assert parse_tiny_id("OpenGVLab/InternVL3_5-1B-HF") is None
+    assert parse_tiny("tiny:internvl") == ("internvl", "small")
+    assert parse_tiny("OpenGVLab/InternVL3_5-1B-HF") is None
     with pytest.raises(ValueError, match="tiny:qwen2_vl"):
-        parse_tiny_id("tiny:llava")
+        parse_tiny("tiny:llava")
+    from edithf.models.families import TINY_SIZES
+
+    assert tuple(SIZES) == TINY_SIZES  # every size the parser accepts can be built
+
+
+def test_families_tiny_backbones_form_no_import_cycle():
+    """families <- tiny <- backbones, with no import back (not even inside a function)."""
+    import ast
+    from pathlib import Path
+
+    import edithf.models
+
+    def imported(name):
+        tree = ast.parse((Path(edithf.models.__file__).parent / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+    assert not {m for m in imported("families") if m.startswith("edithf.models")}
+    assert "edithf.models.backbones" not in imported("tiny")

@@ -17,7 +17,8 @@ import torch
 from edithf.config import ConfigError, load_config
 from edithf.training import losses
 from edithf.training.data import EpochSampler, curriculum_order
-from edithf.training.edithf_trainer import STOP_FILE, EditHFTrainer
+from edithf.runs import STOP_NAME, read_warnings
+from edithf.training.edithf_trainer import EditHFTrainer
 from edithf.training.train_config import TrainConfig
 from trainer_data import build_tiny_dataset
 
@@ -174,6 +175,17 @@ def test_three_stages_learn_train_only_lora_and_head_and_save_a_loadable_best(ti
         else:
             assert torch.equal(p.detach(), before[name].detach()), f"frozen {name} changed"
 
+    # level words and expected score share one definition: five bins of the train MOS min-max
+    from edithf.data.dataset import load_dataset as _load
+
+    train_mos = _load(tiny_data).split("train").edits
+    loaded = EditHFModel.from_pretrained(str(out / "best"), device="cpu")
+    for d, dim in enumerate(loaded.cfg.dimensions):
+        lo, hi = train_mos[f"mos_{dim}"].min(), train_mos[f"mos_{dim}"].max()
+        assert loaded.cfg.level_ranges[d] == pytest.approx([lo, hi])
+        centres = [(lo + (k + 0.5) * (hi - lo) / 5) / 100 for k in range(5)]  # [0, 1] units of 0-100
+        np.testing.assert_allclose(loaded.level_values[d].numpy(), centres, rtol=1e-5)
+
     # best/ is an EditHF model folder that the registry loads as a scorer
     scorer = create_evaluator(f"edithf:{out / 'best'}")
     from edithf.data.dataset import load_dataset
@@ -187,7 +199,7 @@ def test_three_stages_learn_train_only_lora_and_head_and_save_a_loadable_best(ti
 
 
 # --------------------------------------------------------------------------- stop, kill, resume
-def test_stop_kill_and_resume_reproduce_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
+def test_stop_kill_and_resume_reproduce_an_uninterrupted_run(tiny_data, tmp_path):
     """Uninterrupted run U vs run I: stopped by a STOP file at step 3 (inside epoch 0),
     resumed, killed by an exception at step 7 (last checkpoint: 6, inside epoch 1), resumed
     again. I must end exactly where U ends (12 steps: 3 epochs of 4 batches)."""
@@ -199,23 +211,21 @@ def test_stop_kill_and_resume_reproduce_an_uninterrupted_run(tiny_data, tmp_path
     assert full_result["step"] == 12
 
     out = tmp_path / "i"
-    original = EditHFTrainer._after_step
 
-    def stop_at_3_kill_at_7(self, stage, running):
-        if self.state.global_step == 3:
-            (self.out / STOP_FILE).touch()
-        if self.state.global_step == 7:
+    def stop_file_at_3(step, logs):
+        if step == 3:
+            (out / STOP_NAME).touch()
+
+    def kill_at_7(step, logs):
+        if step == 7:
             raise RuntimeError("simulated kill")
-        return original(self, stage, running)
 
-    monkeypatch.setattr(EditHFTrainer, "_after_step", stop_at_3_kill_at_7)
-    stopped = EditHFTrainer(make_cfg(tiny_data, out, **common)).train()
+    stopped = EditHFTrainer(make_cfg(tiny_data, out, **common), callbacks=[stop_file_at_3]).train()
     assert stopped["stopped"] and stopped["step"] == 3 and (out / "checkpoint-3").is_dir()
     assert read_log(out)[-1]["event"] == "stopped"
     with pytest.raises(RuntimeError, match="simulated kill"):
-        EditHFTrainer(make_cfg(tiny_data, out, **common)).train()  # resumes at 3, dies at 7
+        EditHFTrainer(make_cfg(tiny_data, out, **common), callbacks=[kill_at_7]).train()  # resumes at 3, dies at 7
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-6"]
-    monkeypatch.setattr(EditHFTrainer, "_after_step", original)
 
     resumed = EditHFTrainer(make_cfg(tiny_data, out, **common))
     result = resumed.train()
@@ -240,6 +250,42 @@ def test_stop_kill_and_resume_reproduce_an_uninterrupted_run(tiny_data, tmp_path
 
     with pytest.raises(ValueError, match="resume=never"):
         EditHFTrainer(make_cfg(tiny_data, out, resume="never", **common)).train()
+
+
+def test_a_run_killed_before_its_first_checkpoint_leaves_no_rows(tiny_data, tmp_path):
+    """The rerun starts fresh: the killed attempt's rows are dropped, so each step is logged once."""
+    common = dict(stages=["pointwise"], epochs=2, batch_size=2, eval_split="", save_every=100, logging_steps=1)
+    out = tmp_path / "r"
+
+    def kill_at_6(step, logs):
+        if step == 6:
+            raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        EditHFTrainer(make_cfg(tiny_data, out, **common), callbacks=[kill_at_6]).train()
+    assert [r["step"] for r in read_log(out)] == [1, 2, 3, 4, 5, 6] and not list(out.glob("checkpoint-*"))
+    EditHFTrainer(make_cfg(tiny_data, out, **common)).train()
+    assert [r["step"] for r in read_log(out) if "train/loss" in r] == list(range(1, 9))
+
+
+def test_a_callback_stops_the_run_and_the_caller_config_is_untouched(tiny_data, tmp_path):
+    cfg = make_cfg(tiny_data, tmp_path / "c", stages=["pointwise"], epochs=2, batch_size=2, eval_split="")
+    before = repr(cfg)
+    seen = []
+    stop_at_2 = lambda step, logs: seen.append((step, logs["train/loss"])) or step == 2
+    result = EditHFTrainer(cfg, callbacks=[stop_at_2]).train()
+    assert result["stopped"] and result["step"] == 2 and [s for s, _ in seen] == [1, 2]
+    assert all(np.isfinite(loss) for _, loss in seen) and repr(cfg) == before
+
+
+def test_a_run_that_changes_no_weight_finishes_with_a_warning(tiny_data, tmp_path, capsys):
+    """textual stage with lr=0: the LoRA does not move and the head gets no gradient."""
+    out = tmp_path / "w"
+    EditHFTrainer(make_cfg(tiny_data, out, stages=["textual"], lr=0.0, batch_size=2, eval_split="")).train()
+    assert any("no trainable weight" in w for w in read_warnings(out))
+    assert "did not learn" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="lr and head_lr are both 0"):
+        make_cfg(tiny_data, out, lr=0.0, head_lr=0.0)
 
 
 # --------------------------------------------------------------------------- command line

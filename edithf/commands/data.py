@@ -2,7 +2,10 @@
 
     edithf data process RAW OUT [--seed 0] [--tolerance 10] ...
     edithf data validate DATASET [--no-images]
-    edithf data import FORMAT SRC OUT
+    edithf data import FORMAT SRC OUT [--map NAME=COLUMN ...]
+
+OUT is written atomically. An existing OUT is replaced only if EditHF wrote it (it holds
+.edithf-output.json); OUT may never be or contain the input.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     process = sub.add_parser("process", help="raw ratings/rankings -> MOS, ranks, pairs, splits, report")
     process.add_argument("raw", help="raw dataset folder (edits + ratings and/or rankings)")
-    process.add_argument("out", help="output folder (written atomically; replaced if it exists)")
+    process.add_argument("out", help="output folder (written atomically; an existing one is replaced only if EditHF "
+                                     "wrote it, and it may not be or contain RAW)")
     process.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     process.add_argument("--ratios", type=_ratios, default=(5, 1, 1), help="train,val,test ratios (default 5,1,1)")
     process.add_argument("--resplit", action="store_true", help="recompute the split even if the raw edits have one")
@@ -43,10 +47,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument("dataset", help="dataset folder")
     validate.add_argument("--no-images", action="store_true", help="do not check that image files exist")
 
-    imp = sub.add_parser("import", help="bring a public benchmark layout into the interchange format")
-    imp.add_argument("format", help="layout name (see edithf.data.importers)")
-    imp.add_argument("src", help="folder of the downloaded benchmark")
-    imp.add_argument("out", help="output dataset folder")
+    imp = sub.add_parser("import", help="bring a public benchmark layout into the interchange format",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="layouts (details in docs/data.md):\n" + "\n".join(
+                             f"  {name:<17} {b.summary}" for name, b in _benchmarks().items()))
+    imp.add_argument("format", choices=sorted(_benchmarks()), help="the benchmark's layout (docs/data.md)")
+    imp.add_argument("src", help="folder (or file) of the downloaded benchmark")
+    imp.add_argument("out", help="output dataset folder (same rules as `process` OUT)")
+    imp.add_argument("--map", action="append", default=None, metavar="NAME=COLUMN", type=_mapping,
+                     help="edithf-1m: read interchange column NAME (category, index, model, prompt, mos_quality, "
+                          "mos_alignment, mos_preservation) from the CSV column COLUMN; repeatable")
+
+
+def _benchmarks():
+    from edithf.public import BENCHMARKS
+
+    return BENCHMARKS
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    name, sep, column = text.partition("=")
+    if not sep or not name.strip() or not column.strip():
+        raise argparse.ArgumentTypeError(f"--map takes NAME=COLUMN, e.g. category=edit_type; got {text!r}")
+    return name.strip(), column.strip()
 
 
 def run(args) -> int:
@@ -81,11 +104,9 @@ def _validate(args) -> int:
 
 
 def _import(args) -> int:
-    try:
-        from edithf.data.importers import import_benchmark
-    except ImportError as exc:
-        raise ValueError(f"importers are not available in this installation ({exc}); "
-                         "edithf.data.importers.import_benchmark is needed for `edithf data import`") from exc
-    result = import_benchmark(args.format, args.src, args.out)
-    print(f"imported {args.format} from {args.src} into {args.out}" + (f": {result}" if result is not None else ""))
+    from edithf.public import import_benchmark
+
+    column_map = dict(args.map) if args.map else None
+    out = import_benchmark(args.format, args.src, args.out, column_map=column_map)
+    print(f"imported {args.format} from {args.src} into {out}; details in {out}/import_report.json")
     return 0

@@ -33,7 +33,7 @@ def _printer(quiet: bool):
 
 
 def run(args) -> int:
-    from edithf.data.demo import LARGE_GROUPS, build_demo, ensure_demo, summary
+    from edithf.demo import LARGE_GROUPS, build_demo, ensure_demo, summary
 
     if args.action == "ensure":
         print(ensure_demo(args.cache_dir, progress=_printer(False)))

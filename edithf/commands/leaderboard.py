@@ -1,4 +1,5 @@
-"""`edithf leaderboard DATASET [--predictions P]`: per-model or per-task leaderboards."""
+"""`edithf leaderboard DATASET [--predictions P]`: per-editor or per-task leaderboards (an editor:
+the editing model of an edit, the `model` column of the edits table)."""
 from __future__ import annotations
 
 import sys
@@ -9,8 +10,8 @@ from edithf.commands.score import add_weights_argument, parse_weights
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", help="dataset folder (interchange format)")
     parser.add_argument("--predictions", default=None,
-                        help="rank models by this scorer's predictions (.parquet/.csv/.jsonl) instead of the human data")
-    parser.add_argument("--by", default="model", choices=["model", "task"], help="table to write (default model)")
+                        help="rank editors by this scorer's predictions (.parquet/.csv/.jsonl) instead of the human data")
+    parser.add_argument("--by", default="model", choices=["model", "task"], help="table to write: model = one row per editor (default), or task")
     parser.add_argument("--format", default=None, choices=["csv", "json", "md"],
                         help="output format (default: from --out's suffix, else md)")
     parser.add_argument("--out", default=None, help="write to this file (atomically) instead of stdout")
@@ -18,7 +19,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
     parser.add_argument("--split", default=None, help="only this split (default: every edit)")
-    parser.add_argument("--anchor", default=None, help="model pinned at Elo 1000 (default: the mean is 1000)")
+    parser.add_argument("--anchor", default=None, help="editor pinned at Elo 1000 (default: the mean is 1000)")
     add_weights_argument(parser)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from edithf.commands.score import add_weights_argument, parse_weights
+from edithf.commands.scorers import add_scorer_argument
 
 
 def add_arguments(parser) -> None:
@@ -18,10 +19,10 @@ def add_arguments(parser) -> None:
     how = cur.add_mutually_exclusive_group(required=True)
     how.add_argument("--threshold", type=float, help="keep edits with reward_overall >= T (0-100)")
     how.add_argument("--top-percent", type=float, help="keep the top K%% of each task by reward_overall")
-    cur.add_argument("--per", default="task", help="column inside which top-k%% is taken; 'none' for global")
+    cur.add_argument("--per", default="task", help="column inside which top-k%% is taken (task, model = the editor, ...); 'none' for global")
     cur.add_argument("--split", default=None, choices=["train", "val", "test"])
     for p in (best, cur):
-        p.add_argument("--model", default="classic", help="scorer name (see `edithf scorers`), default classic")
+        add_scorer_argument(p)
         p.add_argument("--batch-size", type=int, default=8)
         add_weights_argument(p)
 
@@ -29,13 +30,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from edithf.reward.reward import EditReward
 
-    reward = EditReward(args.model, weights=parse_weights(args.weights), batch_size=args.batch_size)
+    reward = EditReward(args.scorer, weights=parse_weights(args.weights), batch_size=args.batch_size)
     if args.action == "best-of-n":
         from edithf.reward.selection import best_of_n
 
         index, scores = best_of_n(reward, args.source, args.candidates, args.prompt)
         scores.insert(0, "candidate", args.candidates)
-        print(json.dumps({"best_index": index, "best": args.candidates[index], "scorer": args.model,
+        print(json.dumps({"best_index": index, "best": args.candidates[index], "scorer": args.scorer,
                           "scores": scores.to_dict(orient="records")}, indent=2))
         return 0
     from edithf.reward.selection import curate

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from edithf.commands.scorers import add_scorer_argument
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", default="classic", help="scorer name (see `edithf scorers`), default classic")
+    add_scorer_argument(parser)
     parser.add_argument("--dataset", default=None, help="dataset folder (default: the demo benchmark, built once)")
     parser.add_argument("--n", type=int, default=8, help="number of edits (one per group) to probe with")
     parser.add_argument("--min-drop", type=float, default=5.0, help="points (of 0-100) a score must drop by")
@@ -18,6 +20,6 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from edithf.sanity import run_sanity
 
-    report = run_sanity(args.model, args.dataset, n=args.n, min_drop=args.min_drop, batch_size=args.batch_size)
+    report = run_sanity(args.scorer, args.dataset, n=args.n, min_drop=args.min_drop, batch_size=args.batch_size)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     return 1 if args.strict and not report.passed else 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from edithf.commands.scorers import add_scorer_argument
+
 
 def add_weights_argument(parser) -> None:
     parser.add_argument("--weights", default=None,
@@ -24,7 +26,7 @@ def scorer_kwargs(args) -> dict:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", default="classic", help="scorer name (see `edithf scorers`), default classic")
+    add_scorer_argument(parser)
     parser.add_argument("--source", required=True, help="the source image file")
     parser.add_argument("--edited", required=True, help="the edited image file")
     parser.add_argument("--prompt", required=True, help="the editing instruction")
@@ -32,11 +34,24 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from edithf.data.images import MIN_SCORE_SIDE, load_image
     from edithf.evaluators.registry import create_evaluator
+    from edithf.utils.io import json_safe
 
-    evaluator = create_evaluator(args.model, **scorer_kwargs(args))
+    for path in (args.source, args.edited):  # refuse what no metric can judge, before loading a model
+        load_image(path, min_side=MIN_SCORE_SIDE)
+    evaluator = create_evaluator(args.scorer, **scorer_kwargs(args))
     row = evaluator.score_one(args.source, args.edited, args.prompt)
-    result = {"scorer": args.model, "source": args.source, "edited": args.edited, "prompt": args.prompt,
-              "scores": {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}
-    print(json.dumps(result, indent=2))
+    scores = json_safe(row)
+    result = {"scorer": args.scorer, "source": args.source, "edited": args.edited, "prompt": args.prompt,
+              "scores": scores}
+    not_judged = [d for d in ("quality", "alignment", "preservation") if d not in evaluator.info.dimensions]
+    if not_judged:
+        result["not_judged"] = {"dimensions": not_judged, "reason": f"{evaluator.info.name} cannot judge them "
+                                "(its `dimensions` in `edithf scorers --json`); overall averages the others"}
+    unavailable = sorted(k for k, v in scores.items() if v is None and row[k] is not None and k not in not_judged)
+    if unavailable:  # null, never NaN: the output stays valid JSON
+        result["unavailable"] = {"scores": unavailable, "reason": "the scorer could not compute them for "
+                                 "these images (too small for the metric's window, or constant)"}
+    print(json.dumps(result, indent=2, allow_nan=False))
     return 0

@@ -1,8 +1,42 @@
-"""`edithf scorers`: the registry of scorers with their metadata."""
+"""`edithf scorers`: the registry of scorers with their metadata. Also the `--scorer` option
+every command that takes a scorer shares (`--model` is kept as an alias)."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import sys
+
+SCORER_ENV = "EDITHF_SCORER"  # the default scorer of the commands that need a judgement
+
+
+def add_scorer_argument(parser, default: str | None = "classic", help_: str | None = None) -> None:
+    """`--scorer NAME` (alias `--model`): the judge, a registry name (`edithf scorers`)."""
+    parser.add_argument("--scorer", "--model", dest="scorer", default=default,
+                        help=help_ or f"the scorer (the judge): a registry name, see `edithf scorers`; default {default}")
+
+
+def add_judging_scorer_argument(parser) -> None:
+    """`--scorer` for commands whose result is a judgement of instruction following (preference
+    pairs): the trained evaluator, from EDITHF_SCORER when not given; required otherwise."""
+    default = os.environ.get(SCORER_ENV) or None
+    add_scorer_argument(parser, default=default, help_=(
+        "the scorer that judges the edits, normally a trained evaluator `edithf:<run>/best`; default: "
+        f"${SCORER_ENV} ({default or 'unset'}). Weight-free scorers (classic, dummy ...) ignore the instruction"))
+
+
+def require_judging_scorer(name: str | None, command: str) -> str:
+    """The scorer name, or an error saying how to give one; a warning on stderr when the scorer
+    cannot read the instruction (its pairs would not reward instruction following)."""
+    from edithf.evaluators.registry import get_info
+
+    if not name:
+        raise ValueError(f"{command} needs a scorer: --scorer edithf:<run>/best (a trained evaluator), or set "
+                         f"{SCORER_ENV}; `--scorer classic` only if pairs that ignore the instruction are meant")
+    if not get_info(name).needs_weights:
+        print(f"warning: scorer {name!r} is weight-free and ignores the instruction: its preferences reward "
+              "image statistics / similarity to the source, not following the prompt", file=sys.stderr)
+    return name
 
 
 def add_arguments(parser) -> None:

@@ -2,13 +2,14 @@
 
     edithf train configs/train_tiny.yaml dataset=demo output_dir=runs/tiny
     edithf train configs/train_tiny.yaml lr=3e-4 stages=[pointwise,pairwise] --print-config
-    accelerate launch -m edithf.cli train configs/train.yaml        # several GPUs
+    accelerate launch -m edithf.cli train configs/train_internvl.yaml   # several GPUs
 
 The YAML file is optional (`edithf train dataset=demo` uses the defaults for the rest).
 """
 from __future__ import annotations
 
 import json
+import sys
 
 
 def add_arguments(parser) -> None:
@@ -36,8 +37,11 @@ def run(args) -> int:
     if args.print_config:
         print(config_to_yaml(cfg), end="")
         return 0
+    from edithf.evaluators.edithf_scorer import tiny_backbone_caveat
     from edithf.training.edithf_trainer import EditHFTrainer
 
+    if tiny_backbone_caveat(cfg.backbone):
+        print(f"warning: {tiny_backbone_caveat(cfg.backbone)}", file=sys.stderr)
     result = EditHFTrainer(cfg).train()
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("eval/n_")}, indent=2, default=str))
     return 0

@@ -1,1 +1,1 @@
-"""Data: the interchange format, annotation processing, the demo benchmark, importers."""
+"""Data: the interchange format (schema, validation, the dataset folder), safe image loading, annotation processing."""

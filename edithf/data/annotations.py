@@ -1,5 +1,5 @@
 """Raw human annotations -> MOS, averaged ranks, agreement, preference pairs, splits, levels
-(DESIGN.md section 4, paper section 3.3).
+(docs/design.md section 4, paper section 3.3).
 
 Everything is vectorised with numpy: tables are turned into integer codes once
 (`pd.factorize`) and statistics are `np.bincount` sums over those codes, so 1M edits and 29M
@@ -457,15 +457,18 @@ def _agreement_report(agreement: pd.DataFrame, min_agreement: float) -> dict:
 
 def process_folder(raw_dir, out_dir, **params) -> dict:
     """Process a raw dataset folder into `out_dir` (atomic): the processed tables, the images,
-    `agreement.parquet`, `report.json` and a readable `report.md`. Returns the report."""
-    from edithf.data.dataset import load_dataset
+    `agreement.parquet`, `report.json` and a readable `report.md`. Returns the report.
+    `out_dir` must not be or contain `raw_dir`, and an existing one is replaced only if EditHF
+    wrote it (`edithf.data.dataset.check_output`)."""
+    from edithf.data.dataset import check_output, load_dataset
 
+    check_output(out_dir, raw_dir)
     processed, report, agreement = _process(load_dataset(raw_dir), **params)
     extra = {"report.json": json.dumps(report, indent=2, default=_json_default) + "\n",
              "report.md": render_report(report)}
     if agreement is not None:
         extra["agreement.parquet"] = agreement.to_parquet(index=False)
-    processed.save(Path(out_dir), extra_files=extra)
+    processed.save(Path(out_dir), extra_files=extra, written_by="edithf data process")
     return report
 
 

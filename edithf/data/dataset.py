@@ -1,8 +1,12 @@
-"""A dataset folder in the interchange format (DESIGN.md section 3), in memory.
+"""A dataset folder in the interchange format (docs/design.md section 3), in memory.
 
     ds = load_dataset("demo/")        # validated; DatasetError names table, row and column
     ds.split("test").triples()        # absolute source paths, edited paths, prompts
     ds.save("out/")                   # atomic: the folder appears complete or not at all
+
+Replacing a folder is guarded (`check_output`): a command writes OUT only when OUT is new, empty
+or was written by EditHF (it holds `OUTPUT_MARKER`), never when OUT is or contains its input;
+the replaced folder keeps its permissions.
 
 Tables are read from `.parquet`, `.csv` or `.jsonl` (the first found, in that order) and always
 written as parquet.
@@ -21,10 +25,55 @@ from edithf.data.schema import SPLITS
 from edithf.data.validate import DatasetError, validate_tables
 from edithf.utils.io import atomic_dir, read_table
 
-__all__ = ["EditDataset", "DatasetError", "load_dataset", "TABLES"]
+__all__ = ["EditDataset", "DatasetError", "load_dataset", "TABLES", "check_output", "OUTPUT_MARKER",
+           "OutputFolderError"]
 
 TABLES = ("edits", "ratings", "rankings", "pairs")
 TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl")
+# Written into every folder EditHF writes; only such a folder may be replaced wholesale.
+OUTPUT_MARKER = ".edithf-output.json"
+
+
+class OutputFolderError(ValueError):
+    """An output folder that must not be replaced; the message says why and what to do."""
+
+
+def check_output(out, *inputs) -> None:
+    """Refuse to replace `out` when it is, or contains, one of `inputs`, or when it is a folder
+    with content that EditHF did not write (no OUTPUT_MARKER)."""
+    out_path = Path(out).resolve()
+    for item in inputs:
+        item_path = Path(item).resolve()
+        if item_path == out_path or out_path in item_path.parents:
+            raise OutputFolderError(f"output {out} {'is' if item_path == out_path else 'contains'} the input "
+                                    f"{item}; writing it would delete the input. Choose another output folder")
+    if out_path.is_file():
+        raise OutputFolderError(f"output {out} is a file; give a folder path")
+    if out_path.is_dir() and any(out_path.iterdir()) and not (out_path / OUTPUT_MARKER).is_file():
+        raise OutputFolderError(f"output {out} already holds files that EditHF did not write (no {OUTPUT_MARKER}); "
+                                "it is not replaced. Choose a new folder, or empty or delete this one yourself")
+
+
+def write_output_marker(folder: Path, written_by: str, final: Path) -> None:
+    """Mark `folder` as written by EditHF, and give it the permissions of the folder it
+    replaces (a new one gets the umask's): the temporary folder was created private (0700)."""
+    (folder / OUTPUT_MARKER).write_text(json.dumps({"written_by": written_by}) + "\n")
+    mode = final.stat().st_mode & 0o7777 if final.is_dir() else 0o777 & ~_umask()
+    os.chmod(folder, mode)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask sets it, which
+    would race with threads creating files meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def find_table(root: Path, name: str) -> Path | None:
@@ -95,11 +144,14 @@ class EditDataset:
         return sources, edited, self.edits["prompt"].tolist()
 
     # -- writing ----------------------------------------------------------------------------
-    def save(self, path, extra_files: dict[str, str | bytes] | None = None) -> Path:
+    def save(self, path, extra_files: dict[str, str | bytes] | None = None,
+             written_by: str = "edithf") -> Path:
         """Write the folder atomically: tables as parquet, dataset.json, the images (hard-linked
-        where the file system allows, copied otherwise) and `extra_files` (name -> content)."""
+        where the file system allows, copied otherwise), `extra_files` (name -> content) and the
+        output marker. Callers replacing a user's folder check it first (`check_output`)."""
         path = Path(path)
         with atomic_dir(path) as tmp:
+            write_output_marker(tmp, written_by, path)
             for name in TABLES:
                 table = getattr(self, name)
                 if table is not None:

@@ -4,8 +4,12 @@ What it does with awkward input (documented behaviour, tested):
 - a missing or unreadable/corrupt file -> `ImageLoadError` naming the file and the cause;
 - an image above `max_pixels` (default 50 MP, env `EDITHF_MAX_PIXELS`) -> `ImageLoadError`
   *before* decoding, so a 20000x20000 file never fills memory;
+- the EXIF orientation is applied (`ImageOps.exif_transpose`), so a phone photo stored
+  sideways with an orientation tag is scored the way every viewer shows it;
 - grayscale, palette, RGBA/LA (composited on white), CMYK, 16-bit (`I;16`, `I`) and float
-  (`F`) images -> 8-bit RGB.
+  (`F`) images -> 8-bit RGB;
+- `min_side` (default 1): an image narrower or lower than this -> `ImageLoadError` (`edithf
+  score` asks for MIN_SCORE_SIDE: a few pixels hold no structure to compare).
 """
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ import os
 from pathlib import Path
 from typing import Union
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageLike = Union[str, os.PathLike, bytes, Image.Image]
 
 DEFAULT_MAX_PIXELS = 50_000_000
+MIN_SCORE_SIDE = 8  # the smallest side `edithf score` accepts
 
 
 class ImageLoadError(ValueError):
@@ -82,13 +87,16 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(src: ImageLike, *, limit: int | None = None) -> Image.Image:
-    """Return `src` (a path, bytes or PIL image) as a decoded 8-bit RGB PIL image."""
+def load_image(src: ImageLike, *, limit: int | None = None, min_side: int = 1) -> Image.Image:
+    """Return `src` (a path, bytes or PIL image) as a decoded, upright 8-bit RGB PIL image."""
     limit = max_pixels() if limit is None else limit
     img = _open(src)
     width, height = img.size
     if width < 1 or height < 1:
         raise ImageLoadError(f"{_describe(src)} has an empty size {width}x{height}")
+    if min(width, height) < min_side:
+        raise ImageLoadError(f"{_describe(src)} is {width}x{height}, too small to score: each side needs at "
+                             f"least {min_side} pixels")
     if width * height > limit:
         raise ImageLoadError(
             f"{_describe(src)} is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
@@ -101,4 +109,13 @@ def load_image(src: ImageLike, *, limit: int | None = None) -> Image.Image:
             f"cannot decode {_describe(src)} ({exc.__class__.__name__}: {exc}); the file looks "
             "truncated or corrupt"
         ) from exc
-    return to_rgb(img)
+    return to_rgb(_upright(img))
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag; images without one are returned as they are."""
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except Exception:  # a malformed EXIF block must not make the image unusable
+        return img
+    return ImageOps.exif_transpose(img) if orientation not in (None, 1) else img

@@ -1,6 +1,6 @@
 """The names every part of EditHF agrees on: dimensions, columns, levels, weights.
 
-See DESIGN.md section 3 (the data contract). Validation of whole tables lives in
+See docs/design.md section 3 (the data contract). Validation of whole tables lives in
 `edithf.data.validate`; this module only holds the vocabulary, so it imports nothing heavy.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 # The three dimensions of the paper, in this order everywhere (tensors, columns, heads).
 DIMENSIONS: tuple[str, ...] = ("quality", "alignment", "preservation")
 
-# Overall = 0.3 quality + 0.4 alignment + 0.3 preservation (DESIGN.md section 6).
+# Overall = 0.3 quality + 0.4 alignment + 0.3 preservation (docs/design.md section 6).
 DEFAULT_WEIGHTS: dict[str, float] = {"quality": 0.3, "alignment": 0.4, "preservation": 0.3}
 
 # The five quality levels of the textual stage, worst first (Q-Align's words).
@@ -28,7 +28,8 @@ EDIT_OPTIONAL = (
 )
 RATINGS_COLUMNS = ("edit_id", "annotator", "dimension", "score")
 RANKINGS_COLUMNS = ("group_id", "annotator", "dimension", "edit_id", "rank")
-# Preference pairs: the edit `preferred` was ranked above `rejected` inside `group_id`.
+# Rank pairs (the evaluator's pairwise training data; not the DPO preference pairs of
+# edithf/dpo/pairs_data.py): the edit `preferred` was ranked above `rejected` inside `group_id`.
 PAIRS_COLUMNS = ("group_id", "dimension", "preferred", "rejected", "rank_gap")
 # Predictions of any scorer.
 PREDICTION_COLUMNS = ("edit_id", *DIMENSIONS, "overall")
@@ -57,11 +58,16 @@ def normalize_weights(weights: dict[str, float] | Sequence[float] | None) -> dic
     return {d: v / total for d, v in values.items()}
 
 
-def overall_score(scores, weights=None):
+def overall_score(scores, weights=None, dimensions: Sequence[str] = DIMENSIONS):
     """Weighted overall from per-dimension scores.
 
     `scores` is a mapping (or DataFrame) with one entry (column) per dimension; numbers,
-    numpy arrays and pandas Series all work.
+    numpy arrays and pandas Series all work. `dimensions`: the dimensions the scorer judges
+    (`EvaluatorInfo.dimensions`); the weights are renormalised over them, so a scorer that
+    cannot judge alignment gives the weighted mean of the others (docs/scorers_reward.md).
     """
     w = normalize_weights(weights)
-    return sum(w[d] * scores[d] for d in DIMENSIONS)
+    total = sum(w[d] for d in dimensions)
+    if not dimensions or total <= 0:
+        raise ValueError(f"the weights {w} give no weight to the judged dimensions {list(dimensions)}")
+    return sum(w[d] / total * scores[d] for d in dimensions)

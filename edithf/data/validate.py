@@ -1,4 +1,4 @@
-"""Validation of the tables of a dataset folder (DESIGN.md section 3).
+"""Validation of the tables of a dataset folder (docs/design.md section 3).
 
 Every check is vectorised (pandas), so a 1M-edit dataset validates in seconds. A problem that
 makes the data unusable raises `DatasetError`, whose message names the table, the row (0-based
@@ -68,7 +68,7 @@ def require_columns(df: pd.DataFrame, required, table: str) -> None:
     if missing:
         raise DatasetError(
             f"missing column(s) {missing}; the table has {list(df.columns)}; required are "
-            f"{list(required)} (DESIGN.md section 3)", table=table)
+            f"{list(required)} (docs/data.md)", table=table)
 
 
 def _as_text(df: pd.DataFrame, column: str, table: str, *, required: bool, categorical: bool) -> None:
@@ -185,6 +185,8 @@ def check_edits(edits: pd.DataFrame, *, root: Path | None, table: str = "edits.p
                 check_images: bool = True) -> tuple[pd.DataFrame, list[str]]:
     numeric = {c for c in edits.columns if c.startswith(("mos_", "rank_"))}
     df = _normalise(edits, table, EDIT_REQUIRED, numeric)
+    if df.empty:
+        raise DatasetError("has no rows; a dataset needs at least one edit (are the tables empty?)", table=table)
     notes: list[str] = []
     dup = df["edit_id"].duplicated(keep="first").to_numpy()
     _fail_at(dup, table, "edit_id", lambda r: f"duplicate edit id {df['edit_id'].iloc[r]!r}; ids must be unique")

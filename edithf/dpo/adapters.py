@@ -15,9 +15,13 @@ by the pipeline's own `image_processor` (`resize_mode="crop"`).
 """
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import Callable
 
 import torch
+
+from edithf.config import ConfigError
 
 # The families the trainer knows: pipeline class name -> adapter class (filled below).
 SUPPORTED: dict[str, type["EditAdapter"]] = {}
@@ -39,6 +43,24 @@ def sample_unit_times(n: int, sampling: str, logit_mean: float, logit_std: float
     )
 
 
+def sample_in_range(u: torch.Tensor, t_range: tuple[float, float]) -> torch.Tensor:
+    """Map u in (0, 1) into [lo, hi] (DPOConfig.timestep_min / timestep_max)."""
+    lo, hi = t_range
+    return lo + (hi - lo) * u
+
+
+def check_lora_targets(module: torch.nn.Module, targets, what: str) -> None:
+    """Every LoRA target must match a module (by name or dotted suffix, as peft matches them):
+    a target that matches nothing would silently leave those layers untrained."""
+    names = [n for n, _ in module.named_modules() if n]
+    missing = [t for t in targets if not any(n == t or n.endswith(f".{t}") for n in names)]
+    if missing:
+        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in module.named_modules()
+                         if isinstance(m, torch.nn.Linear)})
+        raise ConfigError(f"lora_targets {missing} match no module of the {what}; its linear layers are "
+                          f"named {leaves[:20]}")
+
+
 def _pad_dim1(x: torch.Tensor, length: int) -> torch.Tensor:
     """Right-pad dimension 1 with zeros up to `length`."""
     return torch.cat([x, x.new_zeros(x.shape[0], length - x.shape[1], *x.shape[2:])], dim=1)
@@ -53,11 +75,13 @@ class FlowMatchingSchedule:
     prediction = "flow"
 
     def __init__(self, sampling: str = "logit_normal", logit_mean: float = 0.0,
-                 logit_std: float = 1.0, shift: float = 1.0):
+                 logit_std: float = 1.0, shift: float = 1.0, t_range: tuple[float, float] = (0.0, 1.0)):
         self.sampling, self.logit_mean, self.logit_std, self.shift = sampling, logit_mean, logit_std, shift
+        self.t_range = t_range
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        u = sample_unit_times(n, self.sampling, self.logit_mean, self.logit_std, generator)
+        u = sample_in_range(sample_unit_times(n, self.sampling, self.logit_mean, self.logit_std, generator),
+                            self.t_range)
         return self.shift * u / (1 + (self.shift - 1) * u)
 
     def noisy_and_target(self, x0, noise, sigma):
@@ -66,26 +90,27 @@ class FlowMatchingSchedule:
 
 
 class EpsilonSchedule:
-    """DDPM forward process of the pipeline's scheduler config; target eps (or v for
-    v-prediction models); the UNet takes the integer timestep."""
-
-    prediction = "epsilon"
+    """DDPM forward process of the pipeline's scheduler config; target eps, or v for
+    `prediction_type="v_prediction"`; the UNet takes the integer timestep."""
 
     def __init__(self, scheduler_config, sampling: str = "uniform", logit_mean: float = 0.0,
-                 logit_std: float = 1.0):
+                 logit_std: float = 1.0, t_range: tuple[float, float] = (0.0, 1.0),
+                 prediction_type: str = "epsilon"):
         from diffusers import DDPMScheduler
 
         self.scheduler = DDPMScheduler.from_config(scheduler_config)
         self.sampling, self.logit_mean, self.logit_std = sampling, logit_mean, logit_std
+        self.t_range, self.prediction = t_range, prediction_type
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         steps = self.scheduler.config.num_train_timesteps
-        u = sample_unit_times(n, self.sampling, self.logit_mean, self.logit_std, generator)
+        u = sample_in_range(sample_unit_times(n, self.sampling, self.logit_mean, self.logit_std, generator),
+                            self.t_range)
         return (u * steps).long().clamp(0, steps - 1)
 
     def noisy_and_target(self, x0, noise, t):
         noisy = self.scheduler.add_noise(x0, noise, t)
-        if self.scheduler.config.prediction_type == "v_prediction":
+        if self.prediction == "v_prediction":
             return noisy, self.scheduler.get_velocity(x0, noise, t)
         return noisy, noise
 
@@ -96,7 +121,8 @@ class EditAdapter:
     pipeline_class: str = ""
     family: str = ""
     denoiser_name = "transformer"       # the component that gets the LoRA
-    default_beta = 100.0                # flow_grpo's value for flow models (notes/dpo.md)
+    default_beta = 100.0                # flow_grpo's value for flow models (docs/dpo.md)
+    default_sampling = "logit_normal"   # training-time density of flow models (SD3, FLUX)
     separate_condition = True           # condition as extra tokens (own size) vs channel concat
 
     def __init__(self, pipe, resolution: int = 512, condition_resolution: int | None = None,
@@ -138,9 +164,23 @@ class EditAdapter:
         x = self.pipe.image_processor.preprocess(image, height=side, width=side, resize_mode="crop")
         return x.to(self.device, self.pipe.vae.dtype)
 
-    def make_schedule(self, sampling: str, logit_mean: float, logit_std: float, shift: float):
-        sampling = "logit_normal" if sampling == "auto" else sampling
-        return FlowMatchingSchedule(sampling, logit_mean, logit_std, shift)
+    def resolve(self, cfg):
+        """A copy of the DPOConfig with this family's values in place of `auto` / empty."""
+        return dataclasses.replace(
+            cfg, beta=self.default_beta if cfg.beta is None else cfg.beta,
+            timestep_sampling=self.default_sampling if cfg.timestep_sampling == "auto" else cfg.timestep_sampling,
+            prediction_type=self._prediction_type(cfg.prediction_type))
+
+    def _prediction_type(self, asked: str) -> str:
+        if asked != "auto":
+            raise ConfigError(f"prediction_type={asked} applies to epsilon / v models (InstructPix2Pix); "
+                              f"{self.family} is a flow-matching model (its target is the velocity): leave it auto")
+        return asked
+
+    def make_schedule(self, cfg):
+        """The noise schedule of a resolved DPOConfig (`resolve`)."""
+        return FlowMatchingSchedule(cfg.timestep_sampling, cfg.logit_mean, cfg.logit_std, cfg.shift,
+                                    (cfg.timestep_min, cfg.timestep_max))
 
     def collate(self, conds: list[dict]) -> dict:
         """Per-sample condition dicts (batch dim 1) -> one batch."""
@@ -266,12 +306,21 @@ class InstructPix2PixAdapter(EditAdapter):
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
     family = "instruct_pix2pix"
     denoiser_name = "unet"
-    default_beta = 5000.0            # Diffusion-DPO's value for SD 1.5 (notes/dpo.md: 2500-5000)
+    default_beta = 5000.0            # Diffusion-DPO's value for SD 1.5 (docs/dpo.md: 2500-5000)
+    default_sampling = "uniform"
     separate_condition = False
 
-    def make_schedule(self, sampling, logit_mean, logit_std, shift):
-        sampling = "uniform" if sampling == "auto" else sampling
-        return EpsilonSchedule(self.pipe.scheduler.config, sampling, logit_mean, logit_std)
+    def _prediction_type(self, asked):
+        own = self.pipe.scheduler.config.get("prediction_type", "epsilon")
+        if asked not in ("auto", own):
+            warnings.warn(f"prediction_type={asked} but the pipeline's scheduler predicts {own}: the LoRA learns "
+                          f"the {asked} target, so generate with pipe.scheduler.register_to_config("
+                          f"prediction_type={asked!r}) (sensible for a random test UNet, not for a trained one)")
+        return own if asked == "auto" else asked
+
+    def make_schedule(self, cfg):
+        return EpsilonSchedule(self.pipe.scheduler.config, cfg.timestep_sampling, cfg.logit_mean, cfg.logit_std,
+                               (cfg.timestep_min, cfg.timestep_max), cfg.prediction_type)
 
     def encode_condition(self, source, prompt):
         embeds = self.pipe._encode_prompt(prompt, self.device, 1, False)

@@ -1,8 +1,15 @@
-"""DPOConfig: every knob of a Diffusion-/Flow-DPO run (YAML, `key=value`, studio form)."""
+"""DPOConfig: every knob of a Diffusion-/Flow-DPO run (YAML, `key=value`, studio form).
+
+The run fields every trainer shares (output_dir, seed, lr, warmup, batch_size, save_every,
+save_total_limit, resume, ...) come from `edithf.runs.RunConfig`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
+
+from edithf.config import ConfigError
+from edithf.runs import RunConfig
 
 PIPELINE_HELP = (
     "the editing pipeline to tune: a diffusers folder or hub id of a QwenImageEditPipeline, "
@@ -12,22 +19,33 @@ PIPELINE_HELP = (
 
 
 @dataclass
-class DPOConfig:
+class DPOConfig(RunConfig):
+    """Fields of one DPO run; the shared run fields come first, from RunConfig."""
+
     pipeline: str = field(default="tiny:qwen_image_edit", metadata={"help": PIPELINE_HELP, "group": "model"})
     pairs: str = field(default="", metadata={
         "help": "preference pairs table (.parquet/.csv/.jsonl) with columns source, prompt, chosen, "
         "rejected; image paths relative to the table's folder or absolute (written by `edithf pairs`)",
         "group": "data"})
-    output_dir: str = field(default="runs/dpo", metadata={
-        "help": "run folder: config.yaml, metrics.jsonl, checkpoint-<step>/, best/ (the LoRA)", "group": "run"})
     beta: Optional[float] = field(default=None, metadata={
-        "help": "DPO temperature; empty = the family default: 100 for flow matching (Qwen-Image-Edit, "
+        "help": "DPO temperature (> 0); empty = the family default: 100 for flow matching (Qwen-Image-Edit, "
         "FLUX.1 Kontext, as flow_grpo), 5000 for epsilon models (InstructPix2Pix, as Diffusion-DPO)",
         "group": "dpo"})
     timestep_sampling: str = field(default="auto", metadata={
         "help": "how training times are drawn: logit_normal (u = sigmoid(N(mean, std))), uniform; auto = "
         "logit_normal for flow models, uniform for epsilon models",
         "choices": ["auto", "logit_normal", "uniform"], "group": "dpo"})
+    timestep_min: float = field(default=0.0, metadata={
+        "help": "lowest training time, as a fraction of the schedule (t / num_train_timesteps for epsilon / "
+        "v models, sigma before the shift for flow models)", "group": "dpo"})
+    timestep_max: float = field(default=1.0, metadata={
+        "help": "highest training time, same unit; e.g. 0.2 = only the low-noise steps t < 200 of 1000",
+        "group": "dpo"})
+    prediction_type: str = field(default="auto", metadata={
+        "help": "epsilon / v models (InstructPix2Pix): the target the UNet learns; auto = the pipeline "
+        "scheduler's prediction_type. Another value retrains the parameterisation (for a random test UNet): "
+        "generate with the scheduler set to it",
+        "choices": ["auto", "epsilon", "v_prediction"], "group": "dpo"})
     logit_mean: float = field(default=0.0, metadata={"help": "mean of the logit-normal time density", "group": "dpo"})
     logit_std: float = field(default=1.0, metadata={"help": "std of the logit-normal time density", "group": "dpo"})
     shift: float = field(default=1.0, metadata={
@@ -36,21 +54,13 @@ class DPOConfig:
     guidance_scale: float = field(default=3.5, metadata={
         "help": "guidance embedding fed to guidance-distilled transformers (FLUX.1 Kontext); ignored by others",
         "group": "dpo"})
-    lora_rank: int = field(default=16, metadata={"help": "LoRA rank on the transformer / UNet", "group": "lora"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank on the transformer / UNet", "group": "lora"})
     lora_alpha: Optional[float] = field(default=None, metadata={
-        "help": "LoRA alpha; empty = the rank (scale 1)", "group": "lora"})
+        "help": "LoRA alpha (scale = alpha / r); empty = the rank (scale 1); 0 is refused (the LoRA would "
+        "do nothing)", "group": "lora"})
     lora_targets: list[str] = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"], metadata={
-        "help": "module names (suffixes) that get LoRA, as in diffusers' LoRA training scripts", "group": "lora"})
-    lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate of the LoRA weights", "group": "optim"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "group": "optim"})
-    lr_warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps, then constant", "group": "optim"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0 = off)", "group": "optim"})
-    batch_size: int = field(default=1, metadata={"help": "pairs per device per micro-step (2x images)", "group": "optim"})
-    grad_accum: int = field(default=1, metadata={"help": "micro-steps per optimizer step", "group": "optim"})
-    max_steps: int = field(default=1000, metadata={"help": "optimizer steps", "group": "optim"})
-    mixed_precision: str = field(default="no", metadata={
-        "help": "accelerate mixed precision; frozen parts are cast to it, LoRA weights stay fp32",
-        "choices": ["no", "fp16", "bf16"], "group": "run"})
+        "help": "module names (suffixes) that get LoRA, as in diffusers' LoRA training scripts; each must "
+        "match a module of the denoiser", "group": "lora"})
     gradient_checkpointing: bool = field(default=False, metadata={
         "help": "recompute transformer activations in the backward pass (less memory, ~30% slower)",
         "group": "run"})
@@ -68,9 +78,38 @@ class DPOConfig:
     cache_dir: str = field(default="", metadata={
         "help": "where encoded conditions and target latents are cached: empty = in memory; a folder = "
         "one safetensors file per pair (reused by a resumed run)", "group": "data"})
-    seed: int = field(default=0, metadata={"help": "seed of data order, noise and timesteps", "group": "run"})
-    save_every: int = field(default=100, metadata={"help": "checkpoint every N optimizer steps", "group": "run"})
-    keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept (0 = all)", "group": "run"})
-    resume: str = field(default="auto", metadata={
-        "help": "auto: continue from the newest checkpoint-<step> in output_dir if any; never: start "
-        "fresh (fails if output_dir has checkpoints); or the path of a checkpoint folder", "group": "run"})
+
+    # -- RunConfig fields with another default or meaning here ------------------------------
+    output_dir: str = field(default="runs/dpo", metadata={
+        "help": "run folder: config.yaml, metrics.jsonl, checkpoint-<step>/, best/ (the LoRA)", "group": "run"})
+    batch_size: int = field(default=1, metadata={"help": "pairs per device per micro-step (2x images)",
+                                                 "group": "optimisation"})
+    max_steps: int = field(default=1000, metadata={"help": "optimizer steps", "group": "optimisation"})
+    warmup: float = field(default=0.0, metadata={
+        "help": "linear warm-up (a fraction of max_steps if < 1, else steps), then constant",
+        "group": "optimisation"})
+
+    def __post_init__(self):
+        self.lora_targets = [t.strip() for t in self.lora_targets if t.strip()]  # "to_q, to_k" from a form
+        super().__post_init__()
+
+    def validate(self) -> None:
+        super().validate()
+        if self.max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.save_every < 1:
+            raise ConfigError(f"save_every must be at least 1, got {self.save_every}")
+        if self.beta is not None and self.beta <= 0:
+            raise ConfigError(f"beta={self.beta}: the DPO temperature must be > 0 (0 gives every pair the loss "
+                              "log 2 and no gradient); leave it empty for the family default")
+        if self.lora_alpha is not None and self.lora_alpha <= 0:
+            raise ConfigError(f"lora_alpha={self.lora_alpha}: the LoRA scale alpha / r would be "
+                              f"{self.lora_alpha / self.lora_r:g}, so the LoRA changes nothing; leave it empty "
+                              "(= the rank) or set a positive value")
+        if self.lora_r < 1:
+            raise ConfigError(f"lora_r must be at least 1, got {self.lora_r}")
+        if not 0.0 <= self.timestep_min < self.timestep_max <= 1.0:
+            raise ConfigError(f"timestep_min={self.timestep_min}, timestep_max={self.timestep_max}: need "
+                              "0 <= timestep_min < timestep_max <= 1 (fractions of the schedule)")
+        if not self.lora_targets:
+            raise ConfigError("lora_targets is empty: name the denoiser modules that get LoRA (e.g. to_q, to_k)")

@@ -1,9 +1,9 @@
 """Diffusion-/Flow-DPO of a diffusers editing pipeline (paper section 5.5, eq. 7).
 
-    cfg = load_config(DPOConfig, "configs/dpo_tiny_qwen.yaml", ["max_steps=50"])
+    cfg = load_config(DPOConfig, "configs/dpo_tiny_qwen_image_edit.yaml", ["max_steps=50"])
     DPOTrainer(cfg).train()          # -> output_dir/best/ : a LoRA that pipe.load_lora_weights reads
 
-The recipe (notes/dpo.md): LoRA on the transformer / UNet only, VAE and text encoders frozen;
+The recipe (docs/dpo.md): LoRA on the transformer / UNet only, VAE and text encoders frozen;
 the reference is the same network with the adapter disabled (no second copy); chosen and
 rejected share noise and timestep; per-sample error e = mean((pred - target)^2) and
 
@@ -11,25 +11,26 @@ rejected share noise and timestep; per-sample error e = mean((pred - target)^2) 
 
 accelerate handles devices, mixed precision and gradient accumulation (`accelerate launch -m
 edithf dpo CONFIG` works). Data order, noise and timesteps are functions of (seed, step), so a
-killed run resumed from `checkpoint-<step>` continues exactly where it stopped.
+killed run resumed from `checkpoint-<step>` continues exactly where it stopped. The run folder
+(config.yaml, metrics.jsonl, STOP, checkpoints, best/, warnings.json) is `edithf.runs.RunFolder`.
 """
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
-from dataclasses import dataclass
+import copy
+import math
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from edithf.dpo.dpo_config import DPOConfig
+from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, write_warnings
 
-CHECKPOINT_PREFIX = "checkpoint-"
-STATE_FILE = "trainer_state.json"
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+LOG2_TOLERANCE = 1e-4  # a loss this close to log 2 at every step: the policy never left the reference
 
 
 def per_sample_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -97,16 +98,6 @@ def dpo_step_loss(adapter, model, reference, inputs, beta: float):
     return dpo_loss(err_policy, err_ref, beta)
 
 
-def list_checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints (those with a trainer state), oldest first."""
-    found = []
-    for p in Path(output_dir).glob(f"{CHECKPOINT_PREFIX}*"):
-        step = p.name[len(CHECKPOINT_PREFIX):]
-        if step.isdigit() and (p / STATE_FILE).exists():
-            found.append((int(step), p))
-    return sorted(found)
-
-
 @dataclass
 class Run:
     """What the loop needs, built once by `DPOTrainer.train`."""
@@ -120,37 +111,29 @@ class Run:
     params: list
     data: object                  # EncodedPairs
     make_inputs: DPOBatch
+    folder: RunFolder
 
 
 class DPOTrainer:
-    """`pipeline`: an already built pipeline to tune in place (else `cfg.pipeline` is loaded)."""
+    """`pipeline`: an already built pipeline to tune in place (else `cfg.pipeline` is loaded).
+    `callbacks`: functions `fn(step, logs) -> bool` called after every optimizer step; True stops
+    the run as a STOP file does. The caller's `cfg` is never changed: the resolved copy (family
+    defaults filled in) is `self.cfg` after `train()` and is what config.yaml holds."""
 
-    def __init__(self, cfg: DPOConfig, pipeline=None):
-        self.cfg = cfg
+    def __init__(self, cfg: DPOConfig, pipeline=None, callbacks: list[StepCallback] = ()):
+        self.cfg = copy.deepcopy(cfg)
         self.out = Path(cfg.output_dir)
         self.pipeline = pipeline
+        self.callbacks = list(callbacks)
         self._perms: dict[int, list[int]] = {}
 
     # -- set-up -----------------------------------------------------------------------------
-    def _resume_dir(self) -> Path | None:
-        cfg, found = self.cfg, list_checkpoints(self.out)
-        if cfg.resume == "auto":
-            return found[-1][1] if found else None
-        if cfg.resume == "never":
-            if found:
-                raise ValueError(f"{self.out} already holds {found[-1][1].name}; use resume=auto to continue "
-                                 "it or pick another output_dir")
-            return None
-        path = Path(cfg.resume)
-        if not (path / STATE_FILE).exists():
-            raise FileNotFoundError(f"resume={cfg.resume}: not a checkpoint folder (no {STATE_FILE})")
-        return path
-
     def _build_model(self, accelerator):
+        """The pipeline, its adapter and the LoRA; also resolves `self.cfg` for the family."""
         from accelerate.utils import set_seed
         from peft import LoraConfig
 
-        from edithf.dpo.adapters import load_pipeline, make_adapter
+        from edithf.dpo.adapters import check_lora_targets, load_pipeline, make_adapter
 
         cfg = self.cfg
         weight_dtype = DTYPES.get(cfg.mixed_precision, torch.float32)
@@ -161,14 +144,16 @@ class DPOTrainer:
             pipe = self.pipeline if low is None else self.pipeline.to(dtype=low)
         adapter = make_adapter(pipe, resolution=cfg.resolution, condition_resolution=cfg.condition_resolution,
                                guidance_scale=cfg.guidance_scale, max_sequence_length=cfg.max_sequence_length)
+        self.cfg = cfg = adapter.resolve(replace(cfg, lora_alpha=cfg.lora_alpha or float(cfg.lora_r)))
         pipe.to(accelerator.device)
         for module in adapter.frozen_modules():
             module.requires_grad_(False).eval()
         denoiser = adapter.denoiser
         denoiser.requires_grad_(False)
+        check_lora_targets(denoiser, cfg.lora_targets, f"{adapter.denoiser_name} ({type(denoiser).__name__})")
         set_seed(cfg.seed)  # LoRA A is drawn from the global RNG: same seed, same run
         denoiser.add_adapter(LoraConfig(
-            r=cfg.lora_rank, lora_alpha=cfg.lora_alpha or cfg.lora_rank, init_lora_weights="gaussian",
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, init_lora_weights="gaussian",
             target_modules=list(cfg.lora_targets),
         ))
         if weight_dtype != torch.float32:
@@ -198,9 +183,14 @@ class DPOTrainer:
             state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             from diffusers.utils import convert_unet_state_dict_to_peft
 
-            result = set_peft_model_state_dict(model, convert_unet_state_dict_to_peft(state), adapter_name="default")
+            misfit = f"checkpoint {input_dir} does not fit this model (another lora_r or lora_targets?)"
+            try:
+                result = set_peft_model_state_dict(model, convert_unet_state_dict_to_peft(state),
+                                                   adapter_name="default")
+            except RuntimeError as exc:  # a shape mismatch
+                raise ValueError(f"{misfit}: {str(exc).splitlines()[1].strip()}") from None
             if getattr(result, "unexpected_keys", None):
-                raise ValueError(f"checkpoint {input_dir} does not fit this model: {result.unexpected_keys[:3]} ...")
+                raise ValueError(f"{misfit}: {result.unexpected_keys[:3]} ...")
 
         accelerator.register_save_state_pre_hook(save_hook)
         accelerator.register_load_state_pre_hook(load_hook)
@@ -227,40 +217,6 @@ class DPOTrainer:
             out.append(self._perms[epoch][pos % n])
         return out
 
-    def _log(self, record: dict) -> None:
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-    def _truncate_log(self, step: int) -> None:
-        """A resumed run rewrites history after its checkpoint step, so the log stays one curve."""
-        from edithf.utils.io import atomic_write_text
-
-        path = self.out / "metrics.jsonl"
-        if path.exists():
-            keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-            atomic_write_text(path, "".join(line + "\n" for line in keep))
-
-    def _save_checkpoint(self, accelerator, step: int) -> None:
-        tmp = self.out / f".{CHECKPOINT_PREFIX}{step}.tmp"
-        final = self.out / f"{CHECKPOINT_PREFIX}{step}"
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            shutil.rmtree(tmp, ignore_errors=True)  # left over by a run killed while saving
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            from edithf.utils.io import atomic_write_text
-
-            atomic_write_text(tmp / STATE_FILE, json.dumps({"step": step, "max_steps": self.cfg.max_steps}))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)  # a checkpoint appears complete or not at all
-            keep = self.cfg.keep_checkpoints
-            for _, old in (list_checkpoints(self.out)[:-keep] if keep > 0 else []):
-                shutil.rmtree(old, ignore_errors=True)
-        accelerator.wait_for_everyone()
-
     def _save_best(self, accelerator, pipe, adapter) -> None:
         if accelerator.is_main_process:
             from edithf.utils.io import atomic_dir
@@ -272,24 +228,21 @@ class DPOTrainer:
     def train(self) -> Path:
         from accelerate import Accelerator
         from diffusers.optimization import get_scheduler
-        from tqdm.auto import tqdm
 
-        from edithf.config import config_to_yaml
         from edithf.dpo.pairs_data import EncodedPairs, load_pairs
-        from edithf.utils.io import atomic_write_text
 
         cfg = self.cfg
         pairs = load_pairs(cfg.pairs, cfg.on_size_mismatch)     # bad input fails before any model is built
-        resume = self._resume_dir()
         accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision)
+        folder = RunFolder(self.out, accelerator.is_main_process)
+        resume = folder.begin(cfg.resume)
         pipe, adapter, weight_dtype = self._build_model(accelerator)
-        if cfg.beta is None:
-            cfg.beta = adapter.default_beta
-        schedule = adapter.make_schedule(cfg.timestep_sampling, cfg.logit_mean, cfg.logit_std, cfg.shift)
+        cfg = self.cfg  # resolved for the family
         data = EncodedPairs(pairs, adapter, cfg.cache_dir or None)
         params = [p for p in adapter.denoiser.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.lr_warmup_steps)
+        lr_scheduler = get_scheduler("constant_with_warmup", optimizer,
+                                     num_warmup_steps=round(cfg.warmup_steps(cfg.max_steps)))
         model, optimizer, lr_scheduler = accelerator.prepare(adapter.denoiser, optimizer, lr_scheduler)
         reference = accelerator.unwrap_model(model)
         self._register_lora_hooks(accelerator, pipe, adapter)
@@ -297,39 +250,57 @@ class DPOTrainer:
         start = 0
         if resume is not None:
             accelerator.load_state(str(resume))
-            start = json.loads((resume / STATE_FILE).read_text())["step"]
-        if accelerator.is_main_process:
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "config.yaml", config_to_yaml(cfg))
-            self._truncate_log(start)
+            start = TrainerState.load(resume).global_step
+        folder.start(cfg, start)
         run = Run(accelerator, adapter, model, reference, optimizer, lr_scheduler, params, data,
-                  DPOBatch(adapter, schedule, accelerator.device, weight_dtype))
-        stop_file = self.out / "STOP"
+                  DPOBatch(adapter, adapter.make_schedule(cfg), accelerator.device, weight_dtype), folder)
+        step, event = self._loop(run, start)
+        self._save_best(accelerator, pipe, adapter)
+        folder.log.write({"step": step, "event": event, "progress": step / cfg.max_steps,
+                          "best_dir": str(folder.best_dir)})
+        if accelerator.is_main_process:
+            self._warn_if_not_learned(folder)
+        accelerator.end_training()
+        return folder.best_dir
+
+    def _loop(self, run: "Run", start: int) -> tuple[int, str]:
+        """Optimizer steps from `start` to max_steps, or until a STOP / callback; -> (step, event)."""
+        from tqdm.auto import tqdm
+
+        cfg, accelerator = self.cfg, run.accelerator
         step = start
-        bar = tqdm(total=cfg.max_steps, initial=start, desc="DPO", disable=not accelerator.is_local_main_process)
-        while step < cfg.max_steps:
-            sums = self._optimizer_step(run, step)
+        bar = tqdm(total=cfg.max_steps, initial=start, desc="DPO",
+                   disable=not (cfg.progress_bar and accelerator.is_local_main_process))
+        stopping = False
+        while step < cfg.max_steps and not stopping:
+            record = self._reduce(accelerator, self._optimizer_step(run, step))
             step += 1
-            record = self._reduce(accelerator, sums)
             bar.update(1)
             bar.set_postfix(loss=f"{record['train/loss']:.4f}", acc=f"{record['train/implicit_acc']:.2f}")
-            if accelerator.is_main_process:
-                self._log({"step": step, "epoch": step * cfg.batch_size * cfg.grad_accum * accelerator.num_processes / len(data),
-                           "stage": "dpo", **record, "train/lr": lr_scheduler.get_last_lr()[0],
-                           "progress": step / cfg.max_steps})
-                if stop_file.exists():
-                    accelerator.set_trigger()
+            record = {"step": step, "epoch": step * cfg.batch_size * cfg.grad_accum * accelerator.num_processes
+                      / len(run.data), "stage": "dpo", **record, "train/lr": run.lr_scheduler.get_last_lr()[0],
+                      "progress": step / cfg.max_steps}
+            if step % cfg.logging_steps == 0 or step == cfg.max_steps:
+                run.folder.log.write(record)
+            if ask_callbacks(self.callbacks, step, record) or (accelerator.is_main_process and
+                                                                run.folder.stop_requested()):
+                accelerator.set_trigger()
             stopping = accelerator.check_trigger()
             if step % cfg.save_every == 0 or step == cfg.max_steps or stopping:
-                self._save_checkpoint(accelerator, step)
-            if stopping:
-                break
+                run.folder.save_checkpoint(accelerator, TrainerState(global_step=step, max_steps=cfg.max_steps),
+                                           cfg.save_total_limit)
         bar.close()
-        self._save_best(accelerator, pipe, adapter)
-        if accelerator.is_main_process and stop_file.exists():
-            stop_file.unlink()  # honoured; a resumed run should not stop at once
-        accelerator.end_training()
-        return self.out / "best"
+        return step, "stopped" if stopping else "done"
+
+    def _warn_if_not_learned(self, folder: RunFolder) -> None:
+        """A run that cannot have changed the model says so (warnings.json + stderr), not just "done"."""
+        from safetensors.torch import load_file
+
+        lora = load_file(str(folder.best_dir / "pytorch_lora_weights.safetensors"))
+        found = not_learned_warnings(read_metrics(folder.log.path), lora)
+        write_warnings(folder.out, found)
+        for text in found:
+            print(f"WARNING: DPO run {folder.out} did not learn: {text}", file=sys.stderr)
 
     def _optimizer_step(self, run: "Run", step: int) -> dict:
         """grad_accum micro-batches and one optimizer step; -> metrics averaged over them."""
@@ -359,6 +330,23 @@ class DPOTrainer:
         return {k: float(v) for k, v in zip(keys, values.tolist())}
 
 
-def train_dpo(cfg: DPOConfig, pipeline=None) -> Path:
+def not_learned_warnings(rows: list[dict], lora: dict) -> list[str]:
+    """Why a finished DPO run left the model as it was: its loss sat at log 2 at every logged
+    step, or its LoRA B matrices (zero at the start) are still all zero, or the loss went NaN."""
+    found = []
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    if any(v is None for v in losses):
+        found.append("the loss was not finite (NaN / inf) at some step; lower lr or use mixed_precision=no")
+    finite = [v for v in losses if v is not None]
+    if finite and all(abs(v - math.log(2)) < LOG2_TOLERANCE for v in finite):
+        found.append(f"the loss stayed at log 2 = {math.log(2):.4f} at all {len(finite)} logged steps: the policy "
+                     "never moved away from the reference (beta, lr or the LoRA scale too small?)")
+    lora_b = [v for k, v in lora.items() if "lora_B" in k]
+    if lora_b and all(float(v.abs().max()) == 0.0 for v in lora_b):
+        found.append(f"the saved LoRA's {len(lora_b)} lora_B weights are all zero: it changes nothing")
+    return found
+
+
+def train_dpo(cfg: DPOConfig, pipeline=None, callbacks: list[StepCallback] = ()) -> Path:
     """Run DPO with `cfg`; returns the folder of the final LoRA (`output_dir/best`)."""
-    return DPOTrainer(cfg, pipeline).train()
+    return DPOTrainer(cfg, pipeline, callbacks).train()

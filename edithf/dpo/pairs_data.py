@@ -1,15 +1,28 @@
-"""The preference pairs a DPO run trains on: reading and checking the table, and the cache of
-encoded samples (each pair is encoded once: condition embeddings + chosen/rejected latents).
+"""Preference pairs, the table a DPO run trains on: its schema (one module for every writer
+and reader), reading and checking it, and the cache of encoded samples (each pair is encoded
+once: condition embeddings + chosen/rejected latents).
 
-Contract of the table (written by `edithf pairs`): columns `source, prompt, chosen, rejected`;
-image paths relative to the table's folder or absolute.
+"Preference pairs" (this table, written by `edithf pairs`, `edithf dpo toy-pairs`) are not the
+"rank pairs" of a dataset folder (`pairs.parquet` there: `group_id, dimension, preferred,
+rejected, rank_gap`, edit ids the evaluator trains on; edithf/data/schema.py).
+
+Columns: `PREFERENCE_REQUIRED` (`source, prompt, chosen, rejected`; image paths relative to the
+table's folder or absolute) is all the trainer reads. `edithf pairs` also writes the provenance
+`PREFERENCE_PROVENANCE`, the same columns for Global- and Self-DPO (empty where one does not
+apply): `pair_id, group_id, task, chosen_score, rejected_score, chosen_rank, rejected_rank,
+chosen_seed, rejected_seed, chosen_editor, rejected_editor, scorer`.
 """
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-PAIR_COLUMNS = ("source", "prompt", "chosen", "rejected")
+PREFERENCE_REQUIRED = ("source", "prompt", "chosen", "rejected")
+PREFERENCE_PROVENANCE = ("pair_id", "group_id", "task", "chosen_score", "rejected_score", "chosen_rank",
+                         "rejected_rank", "chosen_seed", "rejected_seed", "chosen_editor", "rejected_editor",
+                         "scorer")
+# The order `edithf pairs` writes them in.
+PREFERENCE_COLUMNS = ("pair_id", "group_id", "task", *PREFERENCE_REQUIRED, *PREFERENCE_PROVENANCE[3:])
 IMAGE_COLUMNS = ("source", "chosen", "rejected")
 
 
@@ -21,7 +34,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def load_pairs(path: str | Path, on_size_mismatch: str = "resize"):
-    """Read and check the pairs table; returns a DataFrame with absolute image paths.
+    """Read and check a preference-pairs table; returns its `PREFERENCE_REQUIRED` columns with
+    absolute image paths.
 
     Raises FileNotFoundError / ValueError naming the table, row and column of the problem."""
     from edithf.utils.io import read_table
@@ -32,13 +46,13 @@ def load_pairs(path: str | Path, on_size_mismatch: str = "resize"):
     if not path.is_file():
         raise FileNotFoundError(f"pairs table not found: {path} (build one with `edithf pairs`)")
     df = read_table(path)
-    missing = [c for c in PAIR_COLUMNS if c not in df.columns]
+    missing = [c for c in PREFERENCE_REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(f"pairs table {path} lacks column(s) {missing}; it has {list(df.columns)} "
-                         f"and needs {list(PAIR_COLUMNS)}")
+                         f"and needs {list(PREFERENCE_REQUIRED)}")
     if df.empty:
         raise ValueError(f"pairs table {path} has no rows; build pairs with `edithf pairs` first")
-    df = df[list(PAIR_COLUMNS)].reset_index(drop=True).copy()
+    df = df[list(PREFERENCE_REQUIRED)].reset_index(drop=True).copy()
     root = path.parent
     for col in IMAGE_COLUMNS:
         df[col] = [str(p if Path(p).is_absolute() else (root / p)) for p in df[col].astype(str)]
@@ -80,7 +94,7 @@ class EncodedPairs:
     def _key(self, i: int) -> str:
         row = self.pairs.iloc[i]
         a = self.adapter
-        text = "|".join([*(str(row[c]) for c in PAIR_COLUMNS), a.family, str(a.size), str(a.condition_size)])
+        text = "|".join([*(str(row[c]) for c in PREFERENCE_REQUIRED), a.family, str(a.size), str(a.condition_size)])
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
     def __getitem__(self, i: int) -> dict:

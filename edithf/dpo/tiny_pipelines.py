@@ -1,8 +1,9 @@
 """Tiny random editing pipelines of the three supported families, built in memory.
 
-Sizes follow diffusers' own fast pipeline tests (tests/pipelines/qwenimage/test_qwenimage_edit.py,
-tests/pipelines/flux/test_pipeline_flux_kontext.py,
-tests/pipelines/stable_diffusion/test_stable_diffusion_instruction_pix2pix.py). Those tests load
+Sizes follow diffusers' own fast pipeline tests (in the diffusers repository:
+diffusers/tests/pipelines/qwenimage/test_qwenimage_edit.py,
+diffusers/tests/pipelines/flux/test_pipeline_flux_kontext.py,
+diffusers/tests/pipelines/stable_diffusion/test_stable_diffusion_instruction_pix2pix.py). Those tests load
 their tokenizers from the hub; here the tokenizers are byte-level vocabularies built in memory,
 so nothing is downloaded. The weights are random (seeded): the pipelines run end to end, train
 and generate in well under a second on CPU, and mean nothing visually.
@@ -60,7 +61,7 @@ def _clip_text_encoder():
 
 def _qwen_processor(tokenizer):
     """Qwen2-VL's processor without its video slot: the video processor needs torchvision,
-    which this project does not install (see notes/offline.md)."""
+    which this project does not install."""
     from transformers import Qwen2VLProcessor
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 

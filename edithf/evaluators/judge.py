@@ -1,6 +1,6 @@
 """`judge:<hub id | folder | tiny:...>`: a zero-shot VLM judge, no training, no text parsing.
 
-Per dimension, the VLM sees [source image][edited image] and a rubric prompt; its answer is
+Per dimension, the VLM sees a rubric prompt, [source image] and [edited image]; its answer is
 teacher-forced up to "The <aspect> of the edited image is", and the probabilities of the five
 level words at the next token (restricted softmax over their first tokens) give
 - the expected score: sum_k p_k * value_k * 100, value_k the centre of level k's bin
@@ -37,13 +37,13 @@ class JudgeEvaluator(Evaluator):
     def __init__(self, hub_id: str, *, device: str = "auto", dtype: str = "auto", weights=None):
         import torch
 
-        from edithf.models import backbones
+        from edithf.models import backbones, families
         from edithf.models.edithf_config import EditHFConfig
 
         super().__init__(weights)
         self.cfg = EditHFConfig(backbone=hub_id, dtype=dtype)
         model, self.processor, family = backbones.load_backbone(self.cfg)
-        self.adapter = backbones.adapter_for(family)
+        self.adapter = families.adapter_for(family)
         self.device = backbones.pick_device(device)
         self.model = model.to(self.device).eval()
         if self.device.type == "cuda":

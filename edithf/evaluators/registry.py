@@ -5,7 +5,10 @@ string, imported only when the scorer is built (lm-eval-harness-style lazy regis
 listing scorers or building the studio never imports torch.
 
 Names: `dummy`, `classic`, `edithf:<folder or hub id>`, `edithf-official:<folder or hub id>`,
-`judge:<hub id>`. A prefix entry takes what follows the colon as its first argument.
+`judge:<hub id>`, and one per classic metric (`psnr`, `ssim`, ...: registered from the metric
+table `edithf.evaluators.classic.CLASSIC_METRICS`, numpy only, no torch). A prefix entry takes
+what follows the colon as its first argument. Every entry says which dimensions it judges,
+whether it reads the prompt and what its numbers mean (`EvaluatorInfo`).
 """
 from __future__ import annotations
 
@@ -13,27 +16,35 @@ import importlib
 
 from edithf.evaluators.base import Evaluator, EvaluatorInfo
 
-_REGISTRY: dict[str, tuple[EvaluatorInfo, str]] = {}
+_REGISTRY: dict[str, tuple[EvaluatorInfo, str, dict]] = {}
 
 
-def register(info: EvaluatorInfo, target: str) -> None:
-    """Add a scorer: `target` is "module:Class"; the class takes (arg, **kwargs) when
-    `info.takes_argument`, else (**kwargs)."""
-    _REGISTRY[info.name] = (info, target)
+def register(info: EvaluatorInfo, target: str, **fixed) -> None:
+    """Add a scorer: `target` is "module:Class"; the class takes (arg, **fixed, **kwargs) when
+    `info.takes_argument`, else (**fixed, **kwargs)."""
+    _REGISTRY[info.name] = (info, target, fixed)
 
+
+PREFERENCE_MEANING = ("per dimension a predicted MOS in [0, 100], higher is better; overall = the "
+                      "weighted mean (0.3/0.4/0.3 by default)")
 
 register(
     EvaluatorInfo(
         name="dummy",
         description="Deterministic scorer from simple image statistics; for tests and demos, not a judgement.",
+        meaning="image statistics on 64x64 thumbnails in [0, 100] (alignment = a bump over the share of changed "
+        "pixels); plumbing numbers, not a judgement; ignores the prompt",
     ),
     "edithf.evaluators.dummy:DummyEvaluator",
 )
 register(
     EvaluatorInfo(
         name="classic",
-        description="Classic IQA baselines (full-reference metrics between source and edit, "
-        "no-reference statistics) mapped to the three dimensions; no weights needed.",
+        description="Classic IQA baselines: full-reference metrics between source and edit (preservation), "
+        "no-reference statistics of the edit (quality); no weights needed. Cannot judge alignment (NaN).",
+        dimensions=("quality", "preservation"),
+        meaning="quality = no-reference statistics, preservation = mean normalised PSNR/SSIM/MS-SSIM/VIF/GMSD, "
+        "both in [0, 100], higher is better; alignment NaN; overall = weighted mean of quality and preservation",
     ),
     "edithf.evaluators.classic:ClassicEvaluator",
 )
@@ -44,6 +55,8 @@ register(
         needs_weights=True,
         gives_levels=True,
         takes_argument=True,
+        reads_prompt=True,
+        meaning=PREFERENCE_MEANING,
     ),
     "edithf.evaluators.edithf_scorer:EditHFEvaluator",
 )
@@ -55,6 +68,8 @@ register(
         needs_weights=True,
         needs_gpu=True,
         takes_argument=True,
+        reads_prompt=True,
+        meaning=PREFERENCE_MEANING,
     ),
     "edithf.evaluators.official_scorer:OfficialEditHFEvaluator",
 )
@@ -66,9 +81,31 @@ register(
         needs_weights=True,
         gives_levels=True,
         takes_argument=True,
+        reads_prompt=True,
+        meaning="per dimension the expected score of the level words (bad ... excellent) in [0, 100], higher is "
+        "better; zero-shot, not calibrated to human MOS; overall = the weighted mean",
     ),
     "edithf.evaluators.judge:JudgeEvaluator",
 )
+
+
+def _register_classic_metrics() -> None:
+    """One scorer per classic metric, from the metric table (`edithf.evaluators.classic`)."""
+    from edithf.evaluators.classic import CLASSIC_METRICS
+
+    for m in CLASSIC_METRICS.values():
+        register(
+            EvaluatorInfo(
+                name=m.name,
+                description=f"{m.description}; score = {m.score_formula}.",
+                dimensions=(m.dimension,),
+                meaning=f"{m.dimension} only: {m.score_formula} in [0, 100], higher is better; the other "
+                "dimensions NaN; overall = this score",
+                extra={"family": "classic", "raw_column": m.raw_column, "raw_higher_is_better": m.raw_higher_is_better},
+            ),
+            "edithf.evaluators.classic:ClassicEvaluator",
+            metric=m.name,
+        )
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -85,11 +122,11 @@ def get_info(name: str) -> EvaluatorInfo:
 
 
 def available() -> list[str]:
-    return [f"{k}:<path>" if info.takes_argument else k for k, (info, _) in _REGISTRY.items()]
+    return [f"{k}:<path>" if info.takes_argument else k for k, (info, _, _) in _REGISTRY.items()]
 
 
 def list_evaluators() -> list[EvaluatorInfo]:
-    return [info for info, _ in _REGISTRY.values()]
+    return [info for info, _, _ in _REGISTRY.values()]
 
 
 def create_evaluator(name: str, **kwargs) -> Evaluator:
@@ -101,34 +138,10 @@ def create_evaluator(name: str, **kwargs) -> Evaluator:
         raise ValueError(f"scorer {key!r} needs a folder or hub id: use '{key}:<path or hub id>'")
     if not info.takes_argument and arg:
         raise ValueError(f"scorer {key!r} takes no argument; use just {key!r}")
-    module, cls_name = _REGISTRY[key][1].split(":")
+    _, target, fixed = _REGISTRY[key]
+    module, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module), cls_name)
-    return cls(arg, **kwargs) if info.takes_argument else cls(**kwargs)
+    return cls(arg, **fixed, **kwargs) if info.takes_argument else cls(**fixed, **kwargs)
 
 
-# One classic metric per scorer: its normalised value (higher is better, [0, 100]) on all
-# three dimensions, the raw value as an extra column named after the metric.
-_CLASSIC_METRICS = {
-    "psnr": ("PSNR between source and edit (torchmetrics; capped at 100 dB); score = 100*clip(dB/50, 0, 1).",
-             "PSNREvaluator", True),
-    "ssim": ("SSIM between source and edit (torchmetrics, Gaussian 11x11); score = 100*clip(SSIM, 0, 1).",
-             "SSIMEvaluator", True),
-    "ms_ssim": ("MS-SSIM between source and edit (torchmetrics, 5 scales); score = 100*clip(MS-SSIM, 0, 1).",
-                "MSSSIMEvaluator", True),
-    "vif": ("VIF-P between source and edit (torchmetrics' pixel VIF, RGB, sigma_n^2=2); "
-            "score = 100*clip(VIF, 0, 1).", "VIFEvaluator", True),
-    "gmsd": ("GMSD between source and edit (Xue et al. 2014; raw: lower is better, 0 = identical); "
-             "score = 100*(1 - clip(GMSD/0.5, 0, 1)), so the score is higher-is-better.", "GMSDEvaluator", False),
-    "nr_stats": ("No-reference statistics of the edit (sharpness, contrast, entropy, colourfulness, "
-                 "noise) combined into [0, 100]; ignores the source and the prompt.", "NRStatsEvaluator", True),
-}
-for _name, (_description, _cls, _raw_higher) in _CLASSIC_METRICS.items():
-    register(
-        EvaluatorInfo(
-            name=_name,
-            description=_description,
-            extra={"family": "classic", "raw_column": "nr_quality" if _name == "nr_stats" else _name,
-                   "raw_higher_is_better": _raw_higher, "same_score_on_all_dimensions": True},
-        ),
-        f"edithf.evaluators.classic:{_cls}",
-    )
+_register_classic_metrics()

@@ -1,63 +1,16 @@
-"""Per-family backbone adapters: loading, processors without torchvision, prompts, LoRA, batching.
-
-Families: `internvl` (transformers-native InternVL / InternVL3.5 "-HF" checkpoints), `qwen2_vl`,
-`qwen2_5_vl`. A backbone is a hub id, a local folder, or `tiny:<family>` (edithf.models.tiny).
+"""Backbones: loading (hub id, folder or tiny), LoRA, encoding prompts + images, batched and
+group-shared forward passes. What differs per family (processor class, chat layout, processor
+settings) is in edithf.models.families, which also parses `tiny:` names (`parse_tiny`).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from edithf.models.tiny import make_tiny_backbone, parse_tiny_id, tiny_size
-
-FAMILIES = ("internvl", "qwen2_vl", "qwen2_5_vl")
-
-
-@dataclass(frozen=True)
-class FamilyAdapter:
-    family: str
-    model_keys: tuple[str, ...]  # processor outputs the model's forward takes
-
-    def processor_kwargs(self, cfg) -> dict:
-        """Image settings for the processor call (tiny processors keep their fixed size)."""
-        tiny = cfg.backbone.startswith("tiny:")
-        if self.family == "internvl":  # one tile per image, as the paper and official code do
-            size = {} if tiny else {"size": {"height": cfg.image_size, "width": cfg.image_size}}
-            return {"crop_to_patches": False, **size}
-        return {} if tiny else {"max_pixels": cfg.max_pixels}
-
-
-def adapter_for(family: str) -> FamilyAdapter:
-    if family == "internvl":
-        return FamilyAdapter(family, ("input_ids", "attention_mask", "pixel_values"))
-    if family in ("qwen2_vl", "qwen2_5_vl"):
-        return FamilyAdapter(family, ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values",
-                                      "image_grid_thw"))
-    raise ValueError(f"backbone family {family!r} is not supported; supported: {FAMILIES}")
-
-
-@lru_cache(maxsize=None)
-def processor_class(family: str):
-    """The family's processor with the video slot dropped: without torchvision, transformers
-    cannot build a video processor and ProcessorMixin fails even with video_processor=None
-    (notes/offline.md). Images behave exactly as in the original class."""
-    if family == "internvl":
-        from transformers import InternVLProcessor as base
-    elif family == "qwen2_5_vl":
-        from transformers import Qwen2_5_VLProcessor as base
-    elif family == "qwen2_vl":
-        from transformers import Qwen2VLProcessor as base
-    else:
-        raise ValueError(f"backbone family {family!r} is not supported; supported: {FAMILIES}")
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    return type(f"{base.__name__}ImageOnly", (base,), {"__init__": __init__})
+from edithf.models.families import adapter_for, chat_texts, parse_tiny, processor_class, split_at_edited_image
+from edithf.models.tiny import make_tiny_backbone
 
 
 def resolve_folder(path: str, marker: str) -> Path:
@@ -80,9 +33,9 @@ def resolve_folder(path: str, marker: str) -> Path:
 
 
 def detect_family(backbone: str) -> str:
-    tiny = parse_tiny_id(backbone)
+    tiny = parse_tiny(backbone)
     if tiny:
-        return tiny
+        return tiny.family
     from transformers import AutoConfig
 
     model_type = AutoConfig.from_pretrained(backbone).model_type
@@ -105,9 +58,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 def load_backbone(cfg):
     """(transformers model, processor, family) for cfg.backbone."""
     family = detect_family(cfg.backbone) if cfg.family == "auto" else cfg.family
-    tiny = parse_tiny_id(cfg.backbone)
+    tiny = parse_tiny(cfg.backbone)
     if tiny:
-        model, processor = make_tiny_backbone(tiny, cfg.tiny_seed, tiny_size(cfg.backbone))
+        model, processor = make_tiny_backbone(tiny.family, cfg.tiny_seed, tiny.size)
         return model, processor, family
     from transformers import AutoModelForImageTextToText
 
@@ -211,18 +164,6 @@ def truncate_tokens(tokenizer, text: str, max_tokens: int) -> str:
     return text if len(ids) <= max_tokens else tokenizer.decode(ids[:max_tokens])
 
 
-def chat_texts(processor, user_texts: list[str]) -> list[str]:
-    """ChatML prompt per sample: [source image][edited image][user text], then the assistant turn."""
-    texts = []
-    for user in user_texts:
-        content = [{"type": "text", "text": "Source image: "}, {"type": "image"},
-                   {"type": "text", "text": "\nEdited image: "}, {"type": "image"},
-                   {"type": "text", "text": "\n" + user}]
-        messages = [{"role": "user", "content": content}]
-        texts.append(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
-    return texts
-
-
 def encode_images_and_text(processor, adapter, cfg, sources, edited, texts) -> dict[str, torch.Tensor]:
     """Processor output (left-padded) for prompts that hold two images each."""
     images = [img for pair in zip(sources, edited) for img in pair]  # s0, e0, s1, e1, ...
@@ -239,7 +180,11 @@ def encode_with_answer(processor, adapter, cfg, sources, edited, user_texts, pre
     every row.
     """
     batch = encode_images_and_text(processor, adapter, cfg, sources, edited, chat_texts(processor, user_texts))
-    tok = processor.tokenizer
+    return append_answer(batch, processor.tokenizer, prefixes)
+
+
+def append_answer(batch: dict[str, torch.Tensor], tok, prefixes) -> dict[str, torch.Tensor]:
+    """Append the teacher-forced answer segments to a left-padded batch; add `read_index`."""
     segments = [tok.encode(("\n" if i else "") + p, add_special_tokens=False) for i, p in enumerate(prefixes)]
     answer = torch.tensor([t for seg in segments for t in seg], dtype=batch["input_ids"].dtype)
     n, width = batch["input_ids"].shape
@@ -251,6 +196,63 @@ def encode_with_answer(processor, adapter, cfg, sources, edited, user_texts, pre
     ends = torch.tensor([len(s) for s in segments]).cumsum(0) - 1 + width  # (D,)
     batch["read_index"] = ends.expand(n, -1).contiguous()
     return batch
+
+
+def encode_prefix(processor, adapter, cfg, source, user_text: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The shared prefix of a group (user text + source image) as a batch of one row, and the
+    per-edit rest of the chat text, for `encode_suffix`."""
+    prefix_text, suffix_text = split_at_edited_image(processor, chat_texts(processor, [user_text])[0])
+    out = processor(text=[prefix_text], images=[source], return_tensors="pt", **adapter.processor_kwargs(cfg))
+    return {k: out[k] for k in adapter.model_keys if k in out}, suffix_text
+
+
+def encode_suffix(processor, adapter, cfg, edited: list, suffix_text: str, prefixes) -> dict[str, torch.Tensor]:
+    """One left-padded row per edited image + the answer segments; `read_index` counts from the
+    suffix's first column."""
+    out = processor(text=[suffix_text] * len(edited), images=list(edited), padding=True, return_tensors="pt",
+                    **adapter.processor_kwargs(cfg))
+    return append_answer({k: out[k] for k in adapter.model_keys if k in out}, processor.tokenizer, prefixes)
+
+
+def prefix_cache(model, prefix: dict[str, torch.Tensor]):
+    """The key/value cache (transformers DynamicCache) of the shared prefix, batch 1; the source
+    image's vision features are computed here, once."""
+    return model.model(**prefix, use_cache=True).cache
+
+
+def shared_hidden_at(model, prefix: dict[str, torch.Tensor], cache, suffix: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Last-layer hidden states at the suffix's `read_index` (B, D) -> (B, D, H), each row
+    continuing the shared prefix from a batch-expanded copy of its cache (the cache itself is
+    left as it was, for the next batch). Positions are those of the whole unpadded sequence
+    (`continued_positions`), so a row equals its one-by-one forward pass."""
+    import copy
+
+    suffix = dict(suffix)
+    read_index = suffix.pop("read_index")
+    n = suffix["input_ids"].shape[0]
+    rows = copy.deepcopy(cache)
+    rows.batch_repeat_interleave(n)
+    mask = torch.cat([prefix["attention_mask"].expand(n, -1), suffix["attention_mask"]], dim=1)
+    positions = continued_positions(model, prefix, suffix, mask)
+    suffix["attention_mask"] = mask
+    last = model.model(**suffix, position_ids=positions, cache=rows, use_cache=True).last_hidden_state
+    idx = read_index.unsqueeze(-1).expand(-1, -1, last.shape[-1])
+    return last.gather(1, idx)
+
+
+def continued_positions(model, prefix, suffix, mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of the suffix tokens as if each row were one unpadded sequence. The suffix is
+    left-padded after the prefix (padding in the middle), so the model's own default (counting
+    from the cache length) would shift them. Qwen2-VL: M-RoPE (3, B, S) from `get_rope_index` over
+    the whole sequence, which skips the padding; others: the running count of real tokens."""
+    p = prefix["input_ids"].shape[1]
+    if "image_grid_thw" not in suffix:
+        return (mask.long().cumsum(-1) - 1).clamp(min=0)[:, p:]
+    n = suffix["input_ids"].shape[0]
+    full = {k: torch.cat([prefix[k].expand(n, -1), suffix[k]], dim=1) for k in ("input_ids", "mm_token_type_ids")}
+    grids = torch.stack([torch.stack([prefix["image_grid_thw"][0], g]) for g in suffix["image_grid_thw"]]).flatten(0, 1)
+    positions, _ = model.model.get_rope_index(full["input_ids"], full["mm_token_type_ids"], grids, attention_mask=mask)
+    return positions[:, :, p:]
 
 
 def hidden_at(model, read_index: torch.Tensor, **inputs) -> torch.Tensor:

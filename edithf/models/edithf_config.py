@@ -1,7 +1,7 @@
-"""EditHFConfig: everything that defines an EditHF evaluator model (DESIGN.md section 7).
+"""EditHFConfig: everything that defines an EditHF evaluator model (docs/design.md section 7).
 
-One sequence per edit scores all three dimensions: [source image][edited image][instruction +
-rubric] then, as the assistant's answer, one teacher-forced segment per dimension
+One sequence per edit scores all three dimensions: [instruction + rubric][source image][edited
+image] (the part a group shares first) then, as the assistant's answer, one teacher-forced segment per dimension
 ("Quality level:" ...). The hidden state at the last token of each segment feeds the score head;
 the language head's logits at the same token, restricted to the level words, give the levels.
 """
@@ -20,7 +20,7 @@ DEFAULT_ANSWER_PREFIXES = ("Quality level:", "Alignment level:", "Preservation l
 
 # Every linear layer of the vision tower, the projector and the language model, by full name
 # (peft `re.fullmatch`). Short names like "0"/"2" (Qwen's merger MLP) would also match whole vision
-# blocks, so the merger layers are written out with their parent (notes/offline.md).
+# blocks, so the merger layers are written out with their parent (docs/offline.md).
 DEFAULT_LORA_TARGETS = (
     r".*(visual|vision_tower|multi_modal_projector)\..*"
     r"(\.qkv|\.proj|\.q_proj|\.k_proj|\.v_proj|\.projection_layer|\.fc1|\.fc2|\.linear_1|\.linear_2|merger\.mlp\.0|merger\.mlp\.2)"
@@ -46,7 +46,7 @@ class EditHFConfig:
     instruction_template: str = field(
         default="Editing instruction: {instruction}\nRate the edited image on each aspect below "
         "with one of the words bad, poor, fair, good, excellent.\n{rubric}",
-        metadata={"help": "user text after the two images; {instruction} and {rubric} are filled in",
+        metadata={"help": "user text before the two images; {instruction} and {rubric} are filled in",
                   "group": "prompt"})
     rubrics: list[str] = field(default_factory=lambda: list(DEFAULT_RUBRICS), metadata={
         "help": "one rubric line per dimension, joined into {rubric}", "group": "prompt"})
@@ -68,6 +68,10 @@ class EditHFConfig:
         "the default covers the vision tower, the projector and the language model", "group": "lora"})
     score_range: list[float] = field(default_factory=lambda: list(SCORE_RANGE), metadata={
         "help": "range of the human scores; the model predicts (score - lo) / (hi - lo)", "group": "head"})
+    level_ranges: list[list[float]] = field(default_factory=list, metadata={
+        "help": "per dimension, the [min, max] MOS whose five equal bins are the level words (set by the "
+        "textual stage from its train split, paper eq. 5); the expected score uses the same bin centres; "
+        "empty = score_range", "group": "head"})
     image_size: int = field(default=448, metadata={
         "help": "InternVL: side of the single tile each image is resized to (real backbones)",
         "group": "images"})
@@ -85,13 +89,18 @@ class EditHFConfig:
                 f"({len(self.answer_prefixes)}) need one entry per dimension ({n}: {self.dimensions})")
         if len(self.levels) < 2:
             raise ValueError(f"EditHFConfig: need at least two level words, got {self.levels}")
+        if self.level_ranges and len(self.level_ranges) != n:
+            raise ValueError(f"EditHFConfig: level_ranges needs one [min, max] per dimension ({n}), got "
+                             f"{self.level_ranges}")
         lo, hi = self.score_range
         if not hi > lo:
             raise ValueError(f"EditHFConfig: score_range must be [lo, hi] with hi > lo, got {self.score_range}")
 
     @property
-    def level_values(self) -> list[float]:
-        """Value of each level in [0, 1] units: the centre of its equal-width bin (the textual
-        stage cuts the score range into len(levels) equal bins, DESIGN.md section 4)."""
-        k = len(self.levels)
-        return [(i + 0.5) / k for i in range(k)]
+    def level_values(self) -> list[list[float]]:
+        """Value of each level per dimension, (D, L) in [0, 1] units: the centre of its bin. The
+        bins are the ones the textual stage trained on: len(levels) equal bins of `level_ranges`
+        (the train split's MOS min-max, paper eq. 5), or of score_range when it is empty."""
+        k, (lo, hi) = len(self.levels), self.score_range
+        ranges = self.level_ranges or [[lo, hi]] * len(self.dimensions)
+        return [[(a + (i + 0.5) / k * (b - a) - lo) / (hi - lo) for i in range(k)] for a, b in ranges]

@@ -2,7 +2,7 @@
 
 One forward pass scores all three dimensions. The sequence is
 
-    <chat prompt: [source image][edited image][instruction + rubric]> <assistant>
+    <chat prompt: [instruction + rubric][source image][edited image]> <assistant>
     "Quality level:" "Alignment level:" "Preservation level:"      (teacher-forced, no answers)
 
 and we read the last hidden state at the last token of each answer segment -> h (B, 3, H).
@@ -17,10 +17,15 @@ and we read the last hidden state at the last token of each answer segment -> h 
 
 No gold level word is ever inserted, so nothing leaks from labels into the scores.
 
+The instruction and the source image come first because every edit of a group shares them:
+`prepare_prefix` runs them once (vision features and the key/value cache), `forward_shared`
+continues that cache for each batch of edited images, with the same numbers as `forward`.
+
     model = EditHFModel.from_config(EditHFConfig(backbone="tiny:qwen2_vl"))
     batch = model.prepare(sources, edited, prompts)    # dict of tensors, incl. read_index (B, 3)
     out = model(**batch)                               # EditHFOutput(scores, level_logits, expected)
     model.score(sources, edited, prompts)              # np.ndarray (B, 3) in [0, 100]
+    model.score_group(source, edited, prompt)          # N edits of one source: shared prefix once
     model.save_pretrained("out/"); EditHFModel.from_pretrained("out/")
 """
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edithf.models import backbones
+from edithf.models import backbones, families
 from edithf.models.edithf_config import EditHFConfig
 from edithf.utils.io import atomic_dir
 
@@ -41,7 +46,14 @@ CONFIG_NAME = "edithf_config.json"
 HEAD_NAME = "head.safetensors"
 ADAPTER_DIR = "adapter"
 TINY_WEIGHTS = "tiny_backbone.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the instruction comes before the two images (families.chat_texts); 1 had it after
+
+
+@dataclass
+class SharedPrefix:
+    batch: dict  # processor output of the prefix, one row, on the model's device
+    cache: object  # its transformers DynamicCache (copied and batch-expanded per batch of edits)
+    suffix_text: str  # the per-edit rest of the chat text
 
 
 @dataclass
@@ -75,7 +87,7 @@ class EditHFModel(nn.Module):
         self.cfg = cfg
         self.family = family
         self.processor = processor
-        self.adapter = backbones.adapter_for(family)
+        self.adapter = families.adapter_for(family)
         self.backbone = backbone  # a peft PeftModel around the transformers model
         hidden = backbones.text_hidden_size(backbone)
         with torch.random.fork_rng(devices=[]):  # a fresh head is deterministic from the config's seed
@@ -121,7 +133,7 @@ class EditHFModel(nn.Module):
             (tmp / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
             self.backbone.save_pretrained(str(tmp / ADAPTER_DIR))
             save_file(_cpu_state(self.head.state_dict()), str(tmp / HEAD_NAME))
-            if self.cfg.backbone.startswith("tiny:"):
+            if families.parse_tiny(self.cfg.backbone):
                 save_file(_cpu_state(backbones.base_state_dict(self.backbone)), str(tmp / TINY_WEIGHTS))
         return Path(path)
 
@@ -146,10 +158,30 @@ class EditHFModel(nn.Module):
             raise ValueError("empty instruction: every edit needs the instruction it followed")
         return self.cfg.instruction_template.format(instruction=instruction, rubric="\n".join(self.cfg.rubrics))
 
+    @torch.no_grad()
+    def prepare_prefix(self, source, prompt: str) -> SharedPrefix:
+        """The part of the prompt every edit of (source, prompt) shares, run once: its batch and
+        its key/value cache (the source's vision features included). For scoring: no gradients."""
+        base = self.backbone.get_base_model()
+        batch, suffix_text = backbones.encode_prefix(self.processor, self.adapter, self.cfg, source,
+                                                     self._user_prompt(prompt))
+        batch = backbones.to_model(batch, base)
+        return SharedPrefix(batch, backbones.prefix_cache(base, batch), suffix_text)
+
     # -- forward -------------------------------------------------------------------------
     def forward(self, read_index: torch.Tensor, **inputs) -> EditHFOutput:
         """Scores, level logits and expected scores of every dimension in one pass."""
-        hidden = self.hidden_at(read_index, **inputs)  # (B, D, H)
+        return self._outputs(self.hidden_at(read_index, **inputs))
+
+    def forward_shared(self, prefix: SharedPrefix, edited: list) -> EditHFOutput:
+        """`forward` for edits that continue one shared prefix (`prepare_prefix`): only the
+        edited images and the answer are run; equal to `forward` on the whole prompts."""
+        base = self.backbone.get_base_model()
+        suffix = backbones.encode_suffix(self.processor, self.adapter, self.cfg, edited, prefix.suffix_text,
+                                         list(self.cfg.answer_prefixes))
+        return self._outputs(backbones.shared_hidden_at(base, prefix.batch, prefix.cache, backbones.to_model(suffix, base)))
+
+    def _outputs(self, hidden: torch.Tensor) -> EditHFOutput:
         scores = self.head(hidden.float())  # (B, D)
         level_logits = backbones.logits_for_tokens(self.backbone.get_base_model(), hidden, self.level_token_ids)
         expected = (level_logits.softmax(-1) * self.level_values).sum(-1)  # (B, D)
@@ -170,6 +202,20 @@ class EditHFModel(nn.Module):
         finally:
             self.train(was_training)
         return self.to_score_range(out.scores)
+
+    @torch.no_grad()
+    def score_group(self, source, edited: list, prompt: str, batch_size: int = 8):
+        """Scores (N, D) of N edits of one source under one instruction (a group, best-of-N
+        candidates, the seeds of one instruction): the shared prefix once, the edits in batches."""
+        was_training = self.training
+        self.eval()
+        try:
+            prefix = self.prepare_prefix(source, prompt)
+            outs = [self.forward_shared(prefix, edited[i:i + batch_size]).scores
+                    for i in range(0, len(edited), batch_size)]
+        finally:
+            self.train(was_training)
+        return self.to_score_range(torch.cat(outs))
 
     def to_score_range(self, scores: torch.Tensor):
         """[0, 1]-unit tensor -> numpy in the config's score range (clipped)."""
@@ -198,5 +244,9 @@ def _cpu_state(state: dict) -> dict:
 
 def _read_config(path: Path) -> EditHFConfig:
     data = json.loads(path.read_text())
+    if data.get("format_version", 1) < FORMAT_VERSION:
+        raise ValueError(f"{path} was saved in format {data.get('format_version', 1)}, whose prompt put the "
+                         f"instruction after the images; this version (format {FORMAT_VERSION}) puts it first "
+                         "and would score that checkpoint wrongly: retrain it with `edithf train`")
     names = {f.name for f in dataclasses.fields(EditHFConfig)}
     return EditHFConfig(**{k: v for k, v in data.items() if k in names})

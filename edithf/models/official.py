@@ -1,4 +1,4 @@
-"""Loader of the published EditHF checkpoints (IntMeGroup/EditHF layout, notes/benchmarks.md).
+"""Loader of the published EditHF checkpoints (IntMeGroup/EditHF layout, docs/design.md section 7).
 
 Layout: one folder per dimension, `visual/`, `alignment/`, `preservation/`, each holding
 `vision_lora/` and `llm_lora/` (peft adapters of the vision tower and the language model) and
@@ -18,7 +18,9 @@ on load (into a temporary folder, exactly, see `convert_remote_adapter`): vision
 `layer`, `attn.proj` -> `attention.projection_layer`, the fused `attn.qkv` LoRA split into
 `q_proj`/`k_proj`/`v_proj` (same A, B cut in three rows blocks: B_q A is exactly the q rows of
 B A), and the language model's extra `model.` prefix dropped (remote Qwen3ForCausalLM vs native
-Qwen3Model). Adapters already in native names load as they are.
+Qwen3Model). The adapter's peft `task_type` (InternVL's `wrap_llm_lora` writes CAUSAL_LM) is
+dropped: it is a wrapper for whole causal LMs, not for the sub-modules the adapters load onto.
+Adapters already in native names and without a task type load as they are.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import torch
 from torch import nn
 
 from edithf.data.schema import DIMENSIONS
-from edithf.models import backbones
+from edithf.models import backbones, families
 
 # our dimension name -> the published folder name and the aspect named in its prompt
 FOLDERS = {"quality": "visual", "alignment": "alignment", "preservation": "preservation"}
@@ -75,7 +77,7 @@ class OfficialEditHF(nn.Module):
         base, self.processor, family = backbones.load_backbone(self.cfg)
         if family != "internvl":
             raise ValueError(f"the published EditHF checkpoints are InternVL adapters; {backbone!r} is {family}")
-        self.adapter = backbones.adapter_for(family)
+        self.adapter = families.adapter_for(family)
         self.base = base
         self.dimensions = [d for d in DIMENSIONS if (folder / FOLDERS[d]).is_dir()]
         if not self.dimensions:
@@ -144,9 +146,9 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
 def convert_remote_adapter(folder: Path, part: str, out: Path) -> Path:
-    """`folder` if its keys already name native modules, else a converted copy written to `out`."""
+    """`folder` if it already loads onto the native sub-module (native keys, no task type), else a
+    converted copy written to `out`."""
     import json
-    import re
 
     from safetensors.torch import load_file, save_file
 
@@ -161,8 +163,29 @@ def convert_remote_adapter(folder: Path, part: str, out: Path) -> Path:
     prefix = "base_model.model."
     remote = any(".attn.qkv." in k or ".encoder.layers." in k for k in state) if part == "vision_tower" else \
         any(k.startswith(prefix + "model.layers.") for k in state)
-    if not remote:
+    config = json.loads((folder / "adapter_config.json").read_text())
+    if not remote and config.get("task_type") is None:
         return folder
+    converted = _native_keys(state, part, prefix) if remote else state
+    if config.get("rank_pattern") or config.get("alpha_pattern"):
+        raise ValueError(f"{folder}: per-module rank/alpha patterns cannot be converted; use a uniform LoRA")
+    if remote:
+        modules = sorted({k[len(prefix):].split(".lora_")[0] for k in converted if ".lora_" in k})
+        config["target_modules"] = modules  # exact module names of the native sub-module
+    # InternVL's wrap_llm_lora saves task_type=CAUSAL_LM (other trainers: SEQ_CLS, FEATURE_EXTRACTION...):
+    # peft then wraps in a task class that needs the causal LM's generation hooks, which the native
+    # sub-module (Qwen2Model, InternVLVisionModel) lacks. Only the LoRA layers are used here.
+    config["task_type"] = None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "adapter_config.json").write_text(json.dumps(config))
+    save_file(converted, str(out / ADAPTER_WEIGHTS))
+    return out
+
+
+def _native_keys(state: dict, part: str, prefix: str) -> dict:
+    """Remote-code InternVL LoRA keys -> transformers-native ones (the module docstring)."""
+    import re
+
     converted = {}
     for key, value in state.items():
         if part == "language_model":
@@ -178,15 +201,7 @@ def convert_remote_adapter(folder: Path, part: str, out: Path) -> Path:
         else:  # lora_B (3D, r): its row blocks are the q, k and v parts of B A
             for name, block in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0)):
                 converted[key.replace(".qkv.", f".{name}.")] = block.contiguous()
-    config = json.loads((folder / "adapter_config.json").read_text())
-    if config.get("rank_pattern") or config.get("alpha_pattern"):
-        raise ValueError(f"{folder}: per-module rank/alpha patterns cannot be converted; use a uniform LoRA")
-    modules = sorted({k[len(prefix):].split(".lora_")[0] for k in converted if ".lora_" in k})
-    config["target_modules"] = modules  # exact module names of the native sub-module
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "adapter_config.json").write_text(json.dumps(config))
-    save_file(converted, str(out / ADAPTER_WEIGHTS))
-    return out
+    return converted
 
 
 def _load_head(path: Path, hidden: int) -> MLPRegressor:

@@ -2,7 +2,8 @@
 
 `make_tiny_backbone("qwen2_vl" | "internvl", seed, size="small" | "demo")` -> (model, processor).
 The backbone ids `tiny:qwen2_vl` and `tiny:internvl` (size "small") and `tiny:qwen2_vl@demo`,
-`tiny:internvl@demo` resolve here wherever a hub id is accepted.
+`tiny:internvl@demo` resolve here wherever a hub id is accepted (`parse_tiny`, from
+edithf.models.families, reads them).
 
 | size  | text (both families)                          | qwen2_vl vision (patch 14, merge 2)  | internvl vision (patch 16) | tokens/image |
 |-------|-----------------------------------------------|--------------------------------------|----------------------------|--------------|
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import torch
 
-FAMILIES = ("qwen2_vl", "internvl")
+from edithf.models.families import TINY_FAMILIES as FAMILIES
+from edithf.models.families import chat_texts, processor_class, tiny_id
+
 SIZES = {
     # tests: 4 tokens per image, fast
     "small": dict(hidden=96, layers=3, heads=4, kv_heads=2, ffn=256, vision_depth=2, vision_dim=64,
@@ -109,20 +112,15 @@ def make_tiny_tokenizer(family: str, english: bool = False):
 
 
 def _family_check(family: str) -> None:
-    if family not in FAMILIES:
-        raise ValueError(f"unknown tiny backbone family {family!r}; use one of {FAMILIES} (tiny:qwen2_vl, tiny:internvl)")
+    tiny_id(family)
 
 
 def size_spec(size: str) -> dict:
-    if size not in SIZES:
-        raise ValueError(f"unknown tiny backbone size {size!r}; use one of {tuple(SIZES)} (e.g. tiny:qwen2_vl@demo)")
-    return SIZES[size]
+    return SIZES[tiny_id(FAMILIES[0], size).size]
 
 
 def make_tiny_processor(family: str, size: str = "small"):
     """The family's processor, built in memory with its PIL image processor and no video slot."""
-    from edithf.models.backbones import processor_class
-
     _family_check(family)
     spec = size_spec(size)
     tok = make_tiny_tokenizer(family, spec["english"])
@@ -245,8 +243,6 @@ def _two_image_batch(processor):
     import numpy as np
     from PIL import Image
 
-    from edithf.models.backbones import chat_texts
-
     side = int(round(processor.image_processor.size["longest_edge"] ** 0.5))
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)) for _ in range(2)]
@@ -270,18 +266,3 @@ def _image_token_rms(model, batch) -> float:
     out = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"])
     tokens = torch.cat(list(getattr(out, "pooler_output", out)))  # (N, hidden)
     return float(tokens.pow(2).mean().sqrt())
-
-
-def parse_tiny_id(backbone: str) -> str | None:
-    """'tiny:internvl' or 'tiny:internvl@demo' -> 'internvl'; anything else -> None."""
-    if not backbone.startswith("tiny:"):
-        return None
-    family, _, size = backbone.split(":", 1)[1].partition("@")
-    _family_check(family)
-    size_spec(size or "small")
-    return family
-
-
-def tiny_size(backbone: str) -> str:
-    """'tiny:qwen2_vl@demo' -> 'demo'; 'tiny:qwen2_vl' -> 'small'."""
-    return backbone.partition("@")[2] or "small"

@@ -1,24 +1,25 @@
 """DPO preference pairs (paper section 5.5): Global-DPO from human annotations, Self-DPO from
-N seeds of one model scored by any scorer.
+N seeds of one editor scored by a scorer. The table's schema is `edithf.dpo.pairs_data`
+(`PREFERENCE_COLUMNS`; image paths written absolute); `df.attrs["report"]` says what each rule
+removed.
 
-    pairs = global_pairs("edithf1m/", "pairs.parquet", dimension="overall", min_score=40)
-    pairs = self_pairs("gens/generations.parquet", "classic", "pairs.parquet")
+    pairs = global_pairs("edithf1m/", "pairs.parquet", split="train", min_score=40, scorer="edithf:runs/x/best")
+    pairs = self_pairs("gens/edits.parquet", "edithf:runs/x/best", "pairs.parquet")
 
-The pairs table is the contract with the DPO trainer: `source, prompt, chosen, rejected` are
-required (image paths are written absolute), plus the provenance columns `pair_id,
-instruction_id, group_id, task, chosen_score, rejected_score, chosen_seed, rejected_seed,
-chosen_model, rejected_model, model, scorer`. `df.attrs["report"]` says what was dropped.
+Global-DPO (one split, train by default; the test split only with `allow_test=True`): inside
+each group (same source and prompt), chosen = the edit with the best averaged rank, rejected =
+the worst; for `dimension="overall"` the key is the weighted average of the three averaged ranks
+(0.3/0.4/0.3 by default). A group without complete ranks is ordered by its MOS instead.
+"All edits low" (best overall below `min_score`) is judged by the group's MOS where it has MOS;
+ranks alone cannot say it (they are relative inside the group), so for a group with ranks only
+the `scorer` scores its chosen edit, the humans' best: below `min_score` means every edit is
+low. Without a scorer such groups stay and the report counts them (`low_not_judged`).
 
-Global-DPO: inside each group (same source and prompt), chosen = the edit with the best
-averaged rank, rejected = the worst; for `dimension="overall"` the key is the weighted average
-of the three averaged ranks (weights 0.3/0.4/0.3 by default). Without rank columns the MOS
-orders the edits instead. Groups whose best MOS is below `min_score` ("all edits low") and
-groups without a strict preference are dropped.
-
-Self-DPO: for each instruction (and model), chosen = the seed with the highest score,
-rejected = the lowest; the score is the mean of the three dimensions by default, as in the
-paper (`weights` changes it). Instructions whose best score is below `min_score` are dropped,
-then inside each task only the better half of the pairs by chosen score is kept.
+Self-DPO: for each group (the seeds of one instruction and editor), chosen = the seed with the
+best score under `weights` (equal by default: the paper's average of the three dimensions),
+rejected = the worst. Groups whose chosen edit's overall score (`overall_weights`, 0.3/0.4/0.3
+by default) is below `min_score` are dropped; then inside each task the pairs are ranked by that
+overall score and the best `keep_fraction` (the paper: half) is kept.
 """
 from __future__ import annotations
 
@@ -28,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edithf.data.schema import DIMENSIONS, normalize_weights
+from edithf.data.schema import DIMENSIONS, normalize_weights, overall_score
+from edithf.dpo.pairs_data import PREFERENCE_COLUMNS
 from edithf.utils.io import read_table, write_table
 
 GENERATION_COLUMNS = ("instruction_id", "task", "prompt", "source", "seed", "edited", "model")
-PAIR_COLUMNS = ("pair_id", "instruction_id", "group_id", "task", "prompt", "source", "chosen", "rejected",
-                "chosen_score", "rejected_score", "chosen_seed", "rejected_seed", "chosen_model",
-                "rejected_model", "model", "scorer")
 DEFAULT_MIN_SCORE = 40.0
+DEFAULT_KEEP_FRACTION = 0.5
 EQUAL_WEIGHTS = (1.0, 1.0, 1.0)
 
 
@@ -57,7 +57,7 @@ def _finish(pairs: pd.DataFrame, report: dict, out_path) -> pd.DataFrame:
         raise ValueError(f"no preference pairs survive the rules: {report}; lower min_score or check the input")
     pairs = pairs.reset_index(drop=True)
     pairs.insert(0, "pair_id", [f"pair-{i:06d}" for i in range(len(pairs))])
-    pairs = pairs[[c for c in PAIR_COLUMNS if c in pairs] + [c for c in pairs if c not in PAIR_COLUMNS]]
+    pairs = pairs[list(PREFERENCE_COLUMNS)]
     report["n_pairs"] = int(len(pairs))
     pairs.attrs["report"] = report
     if out_path is not None:
@@ -65,60 +65,132 @@ def _finish(pairs: pd.DataFrame, report: dict, out_path) -> pd.DataFrame:
     return pairs
 
 
-def _pair_frame(best: pd.DataFrame, worst: pd.DataFrame, score: str, extra: dict) -> pd.DataFrame:
-    return pd.DataFrame({
-        "task": best["task"], "prompt": best["prompt"], "source": best["source"],
-        "chosen": best["edited"], "rejected": worst["edited"],
-        "chosen_score": best[score], "rejected_score": worst[score],
-        "chosen_model": best["model"], "rejected_model": worst["model"], **extra,
+def _pair_frame(best: pd.DataFrame, worst: pd.DataFrame, scorer: str, **columns) -> pd.DataFrame:
+    """The preference columns of matched best/worst rows; `columns` are chosen_* / rejected_*
+    values that only one kind of pairs has (NA otherwise)."""
+    frame = pd.DataFrame({
+        "group_id": best["group_id"].to_numpy(), "task": best["task"].to_numpy(),
+        "source": best["source"].to_numpy(), "prompt": best["prompt"].to_numpy(),
+        "chosen": best["edited"].to_numpy(), "rejected": worst["edited"].to_numpy(),
+        "chosen_editor": best["model"].to_numpy(), "rejected_editor": worst["model"].to_numpy(),
+        "scorer": scorer,
     })
+    for name in ("chosen_score", "rejected_score", "chosen_rank", "rejected_rank", "chosen_seed", "rejected_seed"):
+        value = columns.get(name)
+        frame[name] = pd.NA if value is None else np.asarray(value)
+    return frame
+
+
+def judged_overall(scores: pd.DataFrame, weights) -> pd.Series:
+    """The weighted overall over the dimensions the scorer judged (a weight-free scorer leaves
+    alignment NaN: the weights are renormalised over the others, as `overall_score` does)."""
+    judged = [d for d in DIMENSIONS if scores[d].notna().any()]
+    if not judged:
+        raise ValueError("the scorer judged no dimension (all scores are NaN): nothing to build pairs from")
+    return overall_score(scores, weights, judged)
+
+
+def _weighted(frame: pd.DataFrame, prefix: str, weights: dict) -> pd.Series:
+    """The weighted sum of the `prefix<dim>` columns, or NaN when the table lacks one of them."""
+    if all(f"{prefix}{d}" in frame for d in weights):
+        return sum(weights[d] * frame[f"{prefix}{d}"] for d in weights).astype(float)
+    return pd.Series(np.nan, index=frame.index)
 
 
 # -- Global-DPO -------------------------------------------------------------------------------
 
 
-def global_pairs(dataset_dir, out_path=None, *, dimension: str = "overall", weights=None,
-                 min_score: float | None = DEFAULT_MIN_SCORE, split: str | None = None) -> pd.DataFrame:
-    """One pair per group of a human-annotated dataset: best-ranked vs worst-ranked edit."""
+def _global_edits(dataset_dir, split: str | None, allow_test: bool):
+    """The dataset's edits of `split` ("all" or None = every split) with absolute image paths,
+    refusing the test split unless asked."""
     from edithf.data.dataset import load_dataset
 
-    if dimension not in (*DIMENSIONS, "overall"):
-        raise ValueError(f"dimension must be one of {[*DIMENSIONS, 'overall']}, got {dimension!r}")
     ds = load_dataset(dataset_dir)
-    if split:
-        ds = ds.split(split)
-    edits = ds.edits.copy()
-    dims = list(DIMENSIONS) if dimension == "overall" else [dimension]
-    w = normalize_weights(weights) if dimension == "overall" else {dimension: 1.0}
-    has_ranks = all(f"rank_{d}" in edits for d in dims)
-    has_mos = all(f"mos_{d}" in edits for d in dims)
-    if not (has_ranks or has_mos):
-        raise ValueError(f"{dataset_dir}: Global-DPO needs human ranks (rank_<dim>) or MOS (mos_<dim>) for "
-                         f"{dims}; the edits table has {list(edits.columns)}. Run `edithf data process` first")
-    edits["_score"] = sum(w[d] * edits[f"mos_{d}"] for d in dims) if has_mos else np.nan
-    edits["_rank"] = sum(w[d] * edits[f"rank_{d}"] for d in dims) if has_ranks else -edits["_score"]
-    edits = edits.dropna(subset=["_rank"])
+    split = None if split in (None, "all") else split
+    has_split = "split" in ds.edits
+    if split and not has_split:
+        raise ValueError(f"{dataset_dir} has no 'split' column: run `edithf data process` to split it, or "
+                         "pass split='all' (--split all) to use every edit")
+    has_test = split == "test" or (split is None and has_split and (ds.edits["split"] == "test").any())
+    if has_test and not allow_test:
+        what = "the test split" if split == "test" else "every split, the test split included"
+        raise ValueError(f"Global-DPO pairs from {what} would train the editor on the edits the evaluator "
+                         "and the benchmarks are measured on; use split='train' (the default) or pass "
+                         "allow_test=True (--allow-test) if that is really meant")
+    edits = (ds.split(split) if split else ds).edits.copy()
     for col in ("source", "edited"):
         edits[col] = [str(ds.image_path(p)) for p in edits[col]]
-    best, worst = _extremes(edits, ["group_id"], "_rank", higher_is_better=False)
-    report = {"kind": "global", "dimension": dimension, "ordered_by": "averaged rank" if has_ranks else "MOS",
-              "n_groups": int(edits["group_id"].nunique())}
-    keep = best["_rank"] < worst["_rank"]  # a strict preference (also drops one-edit groups)
+    return edits, split or "all"
+
+
+def _complete_per_group(edits: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Per row: does its group have every one of `columns` on every edit?"""
+    if not all(c in edits for c in columns):
+        return pd.Series(False, index=edits.index)
+    return edits[columns].notna().all(axis=1).groupby(edits["group_id"]).transform("all")
+
+
+def _order_groups(edits: pd.DataFrame, dims: list[str], w: dict, report: dict) -> pd.DataFrame:
+    """The annotated groups with `_key` (lower is better): the averaged rank where the group has
+    complete ranks, else minus its MOS; `_mos` is NaN for a group without complete MOS."""
+    by_rank = _complete_per_group(edits, [f"rank_{d}" for d in dims])
+    by_mos = _complete_per_group(edits, [f"mos_{d}" for d in dims])
+    report["ordered_by_rank"] = int(edits.loc[by_rank, "group_id"].nunique())
+    report["ordered_by_mos"] = int(edits.loc[~by_rank & by_mos, "group_id"].nunique())
+    report["ordered_by"] = ", ".join(f"{what} ({report[key]} groups)" for what, key in
+                                     (("averaged rank", "ordered_by_rank"), ("MOS", "ordered_by_mos")) if report[key])
+    edits = edits.assign(_by_rank=by_rank, _mos=_weighted(edits, "mos_", w).where(by_mos),
+                         _rank=_weighted(edits, "rank_", w))[by_rank | by_mos]
+    report["dropped_no_annotation"] = report["n_groups"] - int(edits["group_id"].nunique())
+    return edits.assign(_key=edits["_rank"].where(edits["_by_rank"], -edits["_mos"]))
+
+
+def _low_groups(best: pd.DataFrame, best_mos: np.ndarray, candidates: np.ndarray, min_score: float, scorer,
+                w: dict, batch_size: int, report: dict) -> np.ndarray:
+    """Which candidate groups are "all edits low": by MOS where the group has it, else by the
+    scorer's score of the chosen edit; groups neither can judge are counted, not dropped."""
+    low_mos = candidates & (best_mos < min_score)
+    unjudged = candidates & np.isnan(best_mos)
+    low_scorer = np.zeros_like(candidates)
+    judged_by = None
+    if unjudged.any() and scorer is not None:
+        from edithf.reward.reward import as_reward
+
+        reward = as_reward(scorer, weights=w, batch_size=batch_size)
+        chosen = best[unjudged]
+        scores = judged_overall(reward(chosen["source"].tolist(), chosen["edited"].tolist(),
+                                       chosen["prompt"].tolist()).scores, w).to_numpy()
+        low_scorer[np.flatnonzero(unjudged)] = scores < min_score
+        judged_by, unjudged = reward.name, np.zeros_like(candidates)
+    report.update(dropped_low_mos=int(low_mos.sum()), dropped_low_scorer=int(low_scorer.sum()),
+                  low_scorer=judged_by, low_not_judged=int(unjudged.sum()))
+    return low_mos | low_scorer
+
+
+def global_pairs(dataset_dir, out_path=None, *, dimension: str = "overall", weights=None,
+                 min_score: float | None = DEFAULT_MIN_SCORE, split: str | None = "train",
+                 allow_test: bool = False, scorer=None, batch_size: int = 8) -> pd.DataFrame:
+    """One pair per group of a human-annotated dataset: best-ranked vs worst-ranked edit."""
+    if dimension not in (*DIMENSIONS, "overall"):
+        raise ValueError(f"dimension must be one of {[*DIMENSIONS, 'overall']}, got {dimension!r}")
+    edits, split = _global_edits(dataset_dir, split, allow_test)
+    dims = list(DIMENSIONS) if dimension == "overall" else [dimension]
+    w = normalize_weights(weights) if dimension == "overall" else {dimension: 1.0}
+    report = {"kind": "global", "split": split, "dimension": dimension, "n_groups": int(edits["group_id"].nunique())}
+    edits = _order_groups(edits, dims, w, report)
+    if edits.empty:
+        raise ValueError(f"{dataset_dir}: no group of split {split!r} has complete human ranks (rank_<dim>) or "
+                         f"MOS (mos_<dim>) for {dims}; run `edithf data process` first")
+    best, worst = _extremes(edits, ["group_id"], "_key", higher_is_better=False)
+    keep = (best["_key"] < worst["_key"]).to_numpy().copy()  # a strict preference (also drops one-edit groups)
     report["dropped_no_preference"] = int((~keep).sum())
-    if min_score is not None and has_mos:
-        best_mos = best["group_id"].map(edits.groupby("group_id")["_score"].max())
-        low = keep & (best_mos < float(min_score))
-        report["dropped_all_low"] = int(low.sum())
-        keep &= ~low
-    else:
-        report["dropped_all_low"] = None  # no MOS to judge "low" by
+    if min_score is not None:
+        best_mos = best["group_id"].map(edits.groupby("group_id")["_mos"].max()).to_numpy(dtype=float)
+        keep &= ~_low_groups(best, best_mos, keep, float(min_score), scorer, w, batch_size, report)
     best, worst = best[keep], worst[keep]
-    scorer = f"human:{dimension}"
-    pairs = _pair_frame(best, worst, "_score", {
-        "group_id": best["group_id"], "instruction_id": best["group_id"], "chosen_rank": best["_rank"],
-        "rejected_rank": worst["_rank"], "chosen_seed": pd.NA, "rejected_seed": pd.NA,
-        "model": best["model"] + " vs " + worst["model"], "scorer": scorer,
-    })
+    pairs = _pair_frame(best, worst, f"human:{dimension}", chosen_score=best["_mos"], rejected_score=worst["_mos"],
+                        chosen_rank=best["_rank"].where(best["_by_rank"]),
+                        rejected_rank=worst["_rank"].where(worst["_by_rank"]))
     return _finish(pairs, report, out_path)
 
 
@@ -147,65 +219,45 @@ def read_generations(generations) -> pd.DataFrame:
     return table
 
 
-def self_pairs(generations, scorer, out_path=None, *, weights=EQUAL_WEIGHTS,
-               min_score: float | None = DEFAULT_MIN_SCORE, batch_size: int = 8) -> pd.DataFrame:
-    """Score N seeds per instruction with `scorer`; chosen = best, rejected = worst."""
+def self_pairs(generations, scorer, out_path=None, *, weights=EQUAL_WEIGHTS, overall_weights=None,
+               min_score: float | None = DEFAULT_MIN_SCORE, keep_fraction: float = DEFAULT_KEEP_FRACTION,
+               batch_size: int = 8) -> pd.DataFrame:
+    """Score N seeds per instruction with `scorer`, then `pairs_from_scores`."""
     from edithf.reward.reward import as_reward
 
     table = read_generations(generations)
-    reward = as_reward(scorer, weights=weights, batch_size=batch_size)
-    table["_score"] = reward(table["source"].tolist(), table["edited"].tolist(), table["prompt"].tolist()).reward
-    by = ["instruction_id", "model"]
-    best, worst = _extremes(table, by, "_score", higher_is_better=True)
-    report = {"kind": "self", "scorer": reward.name, "weights": reward.weights,
-              "n_instructions": int(len(best))}
+    reward = as_reward(scorer, batch_size=batch_size)
+    scores = reward(table["source"].tolist(), table["edited"].tolist(), table["prompt"].tolist()).scores
+    for d in DIMENSIONS:
+        table[d] = scores[d].to_numpy()
+    return pairs_from_scores(table, reward.name, out_path, weights=weights, overall_weights=overall_weights,
+                             min_score=min_score, keep_fraction=keep_fraction)
+
+
+def pairs_from_scores(table: pd.DataFrame, scorer_name: str, out_path=None, *, weights=EQUAL_WEIGHTS,
+                      overall_weights=None, min_score: float | None = DEFAULT_MIN_SCORE,
+                      keep_fraction: float = DEFAULT_KEEP_FRACTION) -> pd.DataFrame:
+    """Self-DPO pairs from a generations table that carries the three dimension scores."""
+    if not 0 < keep_fraction <= 1:
+        raise ValueError(f"keep_fraction must be in (0, 1] (the paper keeps the better half: 0.5), got {keep_fraction}")
+    select_w, overall_w = normalize_weights(weights), normalize_weights(overall_weights)
+    table = table.assign(_score=judged_overall(table, select_w), _overall=judged_overall(table, overall_w))
+    best, worst = _extremes(table, ["instruction_id", "model"], "_score", higher_is_better=True)
+    best = best.assign(group_id=best["instruction_id"])  # a group: the seeds of one instruction
+    report = {"kind": "self", "scorer": scorer_name, "dimensions": [d for d in DIMENSIONS if table[d].notna().any()],
+              "weights": select_w, "overall_weights": overall_w,
+              "keep_fraction": keep_fraction, "n_groups": int(len(best))}
     keep = best["_score"] > worst["_score"]
     report["dropped_no_preference"] = int((~keep).sum())
-    low = keep & (best["_score"] < float(min_score)) if min_score is not None else pd.Series(False, index=keep.index)
-    report["dropped_all_low"] = int(low.sum())
+    low = keep & (best["_overall"] < float(min_score)) if min_score is not None else pd.Series(False, index=keep.index)
+    report["dropped_low_scorer"] = int(low.sum())
     best, worst = best[keep & ~low], worst[keep & ~low]
-    # the better half of each task by chosen score (ceil, so a task's only pair survives)
-    order = best.groupby("task")["_score"].rank(method="first", ascending=False)
-    half = order <= np.ceil(best.groupby("task")["_score"].transform("size") / 2)
-    report["dropped_worse_half"] = int((~half).sum())
-    best, worst = best[half], worst[half]
-    pairs = _pair_frame(best, worst, "_score", {
-        "instruction_id": best["instruction_id"], "group_id": best["instruction_id"], "chosen_seed": best["seed"],
-        "rejected_seed": worst["seed"], "model": best["model"], "scorer": reward.name,
-    })
+    # the best keep_fraction of each task by the chosen edit's overall score (ceil, so a task's
+    # only pair survives)
+    order = best.groupby("task")["_overall"].rank(method="first", ascending=False)
+    kept = order <= np.ceil(best.groupby("task")["_overall"].transform("size") * keep_fraction - 1e-9)
+    report["dropped_below_keep_fraction"] = int((~kept).sum())
+    best, worst = best[kept], worst[kept]
+    pairs = _pair_frame(best, worst, scorer_name, chosen_score=best["_score"], rejected_score=worst["_score"],
+                        chosen_seed=best["seed"], rejected_seed=worst["seed"])
     return _finish(pairs, report, out_path)
-
-
-def generate_generations(pipeline, instructions: pd.DataFrame, seeds, out_dir, *, model: str | None = None,
-                         **generate_kwargs) -> Path:
-    """N seeds per instruction from a diffusers editing pipeline (`edithf.dpo.generate.
-    generate_edits`), saved as `out_dir/images/*.png` with a generations table
-    `out_dir/generations.parquet` (paths relative to it). `instructions` has
-    `instruction_id, task, prompt, source`."""
-    from edithf.dpo.generate import generate_edits
-    from edithf.utils.io import atomic_path
-
-    missing = [c for c in ("instruction_id", "task", "prompt", "source") if c not in instructions]
-    if missing:
-        raise ValueError(f"instructions lack column(s) {missing}; need instruction_id, task, prompt, source")
-    seeds = [int(s) for s in seeds]
-    rows = instructions.loc[instructions.index.repeat(len(seeds))].reset_index(drop=True)
-    rows["seed"] = seeds * len(instructions)
-    rows["source"] = [str(Path(p).absolute()) for p in rows["source"]]
-    images = generate_edits(pipeline, rows["source"].tolist(), rows["prompt"].tolist(), rows["seed"].tolist(),
-                            **generate_kwargs)
-    out_dir = Path(out_dir)
-    (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    rows["edited"] = [f"images/{r.instruction_id}_seed{r.seed}.png" for r in rows.itertuples()]
-    for image, rel in zip(images, rows["edited"]):
-        with atomic_path(out_dir / rel) as tmp:
-            image.save(tmp, format="PNG")
-    rows["model"] = model or type(pipeline).__name__
-    return write_table(rows[list(GENERATION_COLUMNS)], out_dir / "generations.parquet")
-
-
-def self_pairs_from_pipeline(pipeline, instructions: pd.DataFrame, seeds, scorer, out_dir, *,
-                             min_score: float | None = DEFAULT_MIN_SCORE, **generate_kwargs) -> pd.DataFrame:
-    """Generate N seeds per instruction, then build Self-DPO pairs (`out_dir/pairs.parquet`)."""
-    table = generate_generations(pipeline, instructions, seeds, out_dir, **generate_kwargs)
-    return self_pairs(table, scorer, Path(out_dir) / "pairs.parquet", min_score=min_score)

@@ -7,7 +7,8 @@
 
 Inputs as RL loops produce them: lists of PIL images or paths, or image batches
 (numpy/torch `(B, H, W, 3)` uint8, or `(B, 3, H, W)` float in [0, 1]). A single prompt string
-or a single source image is repeated for the whole batch. No gradients are kept
+or a single source image is repeated for the whole batch; a single source with a single prompt
+(N candidates of one source) goes through the scorer's shared-source path (`EditReward.group`). No gradients are kept
 (`torch.inference_mode` when torch is loaded) and at most `batch_size` decoded images are
 alive at a time.
 """
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from edithf.data.schema import DIMENSIONS, normalize_weights
+from edithf.data.schema import normalize_weights, overall_score
 from edithf.evaluators.base import Evaluator
 
 
@@ -64,6 +65,7 @@ class _Images:
         if _is_tensor(images):
             images = _tensor_to_numpy(images)
         single = isinstance(images, (str, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim == 3)
+        self.single = single
         if single:
             if n is None:
                 raise ValueError(f"{name}: a single image needs a batch of the other inputs to repeat for")
@@ -111,22 +113,37 @@ class EditReward:
         edits = _Images(edited, name="edited")
         n = len(edits)
         srcs = _Images(sources, n, name="sources")
+        if srcs.single and isinstance(prompts, str):  # N candidates of one source: the shared path
+            return self.group(srcs.items[0], edits, prompts, progress=progress)
         prompts = [prompts] * n if isinstance(prompts, str) else list(prompts)
         if len(srcs) != n or len(prompts) != n:
             raise ValueError("sources, edited and prompts must have the same length; "
                              f"got {len(srcs)}, {n}, {len(prompts)}")
+        return self._run(n, lambda a, b: self.evaluator.score(
+            srcs.slice(a, b), edits.slice(a, b), prompts[a:b], batch_size=self.batch_size), progress)
+
+    def group(self, source, candidates, prompt: str, *, progress=False) -> RewardOutput:
+        """The reward of N candidate edits of one source under one instruction (best-of-N, the
+        seeds of one instruction, one RL group): the scorer computes what they share (the
+        source, the instruction) once per batch where it can (`Evaluator.score_group`)."""
+        edits = candidates if isinstance(candidates, _Images) else _Images(candidates, name="candidates")
+        source = _Images(source, 1, name="source").slice(0, 1)[0]
+        return self._run(len(edits), lambda a, b: self.evaluator.score_group(
+            source, edits.slice(a, b), prompt, batch_size=self.batch_size), progress)
+
+    def _run(self, n: int, score_slice, progress) -> RewardOutput:
+        """Score [0, n) in slices of `batch_size` (at most that many decoded images alive)."""
         if n == 0:
             raise ValueError("nothing to score: the batch of edited images is empty")
         frames = []
         with _no_grad():
             for start in range(0, n, self.batch_size):
                 stop = min(n, start + self.batch_size)
-                frames.append(self.evaluator.score(srcs.slice(start, stop), edits.slice(start, stop),
-                                                   prompts[start:stop], batch_size=self.batch_size))
+                frames.append(score_slice(start, stop))
                 if callable(progress):
                     progress(stop, n)
         scores = pd.concat(frames, ignore_index=True)
-        scores["overall"] = sum(self.weights[d] * scores[d] for d in DIMENSIONS)
+        scores["overall"] = overall_score(scores, self.weights, self.evaluator.info.dimensions)  # judged ones only
         return RewardOutput(reward=scores["overall"].to_numpy(dtype=np.float64), scores=scores)
 
 

@@ -1,6 +1,7 @@
 """Best-of-N selection and dataset curation with a scorer as the reward.
 
     idx, scores = best_of_n(reward, source, candidates, "make the sky pink")
+    ranked = rank_candidates(scores, names); pairs = preference_pairs(ranked, margin=2.0)
     picks, table = best_of_n_batch(reward, sources, candidates_per_source, prompts)
     report = curate("raw/", "clean/", "classic", top_percent=30, per="task")
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -30,12 +32,37 @@ def best_of_n(reward, source, candidates, prompt: str) -> tuple[int, pd.DataFram
     """Index of the candidate with the highest reward, and every candidate's scores."""
     if len(candidates) == 0:
         raise ValueError("best_of_n needs at least one candidate image")
-    out = as_reward(reward)([source] * len(candidates), candidates, [prompt] * len(candidates))
+    out = as_reward(reward).group(source, candidates, prompt)  # source and instruction computed once
     return int(np.argmax(out.reward)), out.scores
 
 
+def rank_candidates(scores: pd.DataFrame, names, dimensions=(*DIMENSIONS, "overall")) -> pd.DataFrame:
+    """The N candidates' scores (best_of_n's table) with `rank_<dim>` per dimension: 1 = best,
+    ties share the better rank, a dimension the scorer does not judge (NaN) gets no rank.
+    Sorted best overall first (unranked last)."""
+    table = scores[list(dimensions)].reset_index(drop=True).copy()
+    table.insert(0, "candidate", list(names))
+    for d in dimensions:
+        table[f"rank_{d}"] = table[d].rank(ascending=False, method="min").astype("Int64")
+    return table.sort_values(["rank_overall", "candidate"], na_position="last", ignore_index=True)
+
+
+def preference_pairs(table: pd.DataFrame, margin: float = 0.0, dimensions=(*DIMENSIONS, "overall")) -> pd.DataFrame:
+    """Every pair of candidates (rank_candidates' table) on every dimension: the preferred
+    candidate, "tie" when the scores differ by at most `margin`, missing on a dimension not judged."""
+    rows = []
+    for (_, a), (_, b) in combinations(table.iterrows(), 2):
+        for d in dimensions:
+            diff = float(a[d] - b[d])
+            preferred = None if np.isnan(diff) else "tie" if abs(diff) <= margin else (
+                a["candidate"] if diff > 0 else b["candidate"])
+            rows.append({"candidate_a": a["candidate"], "candidate_b": b["candidate"], "dimension": d,
+                         "difference": diff, "preferred": preferred})
+    return pd.DataFrame(rows, columns=["candidate_a", "candidate_b", "dimension", "difference", "preferred"])
+
+
 def best_of_n_batch(reward, sources, candidates: list[list], prompts: list[str]) -> tuple[list[int], pd.DataFrame]:
-    """Best-of-N for many instructions in one batched pass. `candidates[i]` are the N_i edits
+    """Best-of-N for many instructions, each scored as one group. `candidates[i]` are the N_i edits
     of `sources[i]` under `prompts[i]`. Returns the best index per instruction and a table
     with `instruction, candidate` and the scores of every candidate."""
     if not (len(sources) == len(candidates) == len(prompts)):
@@ -45,9 +72,9 @@ def best_of_n_batch(reward, sources, candidates: list[list], prompts: list[str])
     if empty:
         raise ValueError(f"instruction(s) {empty[:10]} have no candidate images")
     owner = [i for i, c in enumerate(candidates) for _ in c]
-    out = as_reward(reward)([sources[i] for i in owner], [img for c in candidates for img in c],
-                            [prompts[i] for i in owner])
-    table = out.scores.copy()
+    reward = as_reward(reward)
+    table = pd.concat([reward.group(s, c, p).scores for s, c, p in zip(sources, candidates, prompts)],
+                      ignore_index=True)  # one shared source prefix per instruction
     table.insert(0, "instruction", owner)
     table.insert(1, "candidate", [j for c in candidates for j in range(len(c))])
     best = table.loc[table.groupby("instruction", sort=True)["overall"].idxmax(), "candidate"]

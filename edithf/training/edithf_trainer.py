@@ -10,14 +10,17 @@
 accelerate does devices, mixed precision, gradient accumulation and several GPUs
 (`accelerate launch -m edithf.cli train CONFIG.yaml`). Only the LoRA and head parameters train.
 Each stage restarts the warm-up + decay schedule and the AdamW moments. The run writes into
-`output_dir` (see `edithf.training.checkpoints`): config.yaml, metrics.jsonl, checkpoint-<step>/
-and best/. `resume=auto` continues a killed run from its last checkpoint at the saved step, in
-the same stage, epoch and data order. A file `output_dir/STOP` makes the run save a checkpoint
-and return at the next optimizer step.
+`output_dir` (the run folder of `edithf.runs`): config.yaml, metrics.jsonl, checkpoint-<step>/
+(whose model part is trainable.safetensors: the LoRA and head tensors only) and best/ (an EditHF
+model folder). `resume=auto` continues a killed run from its last checkpoint at the saved step,
+in the same stage, epoch and data order. A file `output_dir/STOP`, or a step callback returning
+True, makes the run save a checkpoint and return at the next optimizer step.
 """
 from __future__ import annotations
 
+import copy
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +29,15 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
-from edithf.config import ConfigError, config_to_yaml
+from edithf.config import ConfigError
 from edithf.data.schema import DIMENSIONS
+from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, write_warnings
 from edithf.training import losses
-from edithf.training.checkpoints import (TRAINABLE_NAME, MetricsLog, TrainerState, checkpoint_to_resume,
-                                         publish_checkpoint, rotate_checkpoints, temp_checkpoint_dir)
 from edithf.training.data import (MOS_COLUMNS, EditItems, EpochSampler, PairItems, collate_edits,
                                   collate_pairs)
 from edithf.training.train_config import TrainConfig
-from edithf.utils.io import atomic_write_text
 
-STOP_FILE = "STOP"
+TRAINABLE_NAME = "trainable.safetensors"  # the model part of a checkpoint: LoRA + head tensors
 MEAN_METRICS = ("srcc", "plcc", "krcc", "group_srcc", "pair_acc")
 
 
@@ -51,8 +52,13 @@ class Stage:
 
 
 class EditHFTrainer:
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
+    """`callbacks`: functions `fn(step, logs) -> bool` called after every optimizer step (logs:
+    that step's loss and learning rates); True stops the run as a STOP file does. The caller's
+    `cfg` is not changed; config.yaml holds it as the run used it."""
+
+    def __init__(self, cfg: TrainConfig, callbacks: list[StepCallback] = ()):
+        self.cfg = copy.deepcopy(cfg)
+        self.callbacks = list(callbacks)
         self.out = Path(cfg.output_dir)
         self.state = TrainerState()
         self.last_eval: dict = {}
@@ -68,12 +74,16 @@ class EditHFTrainer:
         self._check_metric_name()
         dataset = self._load_dataset()
         train_ds = dataset.split(cfg.train_split)
-        levels = self._level_bins(train_ds)
+        levels, level_ranges = self._level_bins(train_ds)
         stages = [self._make_stage(name, i, train_ds, levels) for i, name in enumerate(cfg.stages)]
         eval_loader = self._make_eval_loader(dataset)  # every data error is raised before the model loads
         self.accelerator = acc = self._make_accelerator()
+        self.folder = RunFolder(self.out, acc.is_main_process)
+        resume = self.folder.begin(cfg.resume)
         set_seed(cfg.seed)
         core = self._build_model(str(acc.device))
+        if "textual" in cfg.stages:
+            self._use_level_ranges(core, level_ranges)
         self.score_range = tuple(core.cfg.score_range)
         for stage in stages:
             stage.loader = acc.prepare(stage.loader)  # shards the batches over processes
@@ -87,12 +97,10 @@ class EditHFTrainer:
         acc.register_save_state_pre_hook(self._save_trainable)
         acc.register_load_state_pre_hook(self._load_trainable)
 
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.log = MetricsLog(self.out / "metrics.jsonl", enabled=acc.is_main_process)
-        self._resume()
-        if acc.is_main_process:
-            atomic_write_text(self.out / "config.yaml", config_to_yaml(cfg))
-            (self.out / STOP_FILE).unlink(missing_ok=True)  # a stale request from an earlier run
+        self.log = self.folder.log
+        self._resume(resume)
+        self.folder.start(cfg, self.state.global_step)
+        self._start_weights = self._trainable_snapshot()
         acc.wait_for_everyone()
 
         halt = self._run_stages()
@@ -161,6 +169,7 @@ class EditHFTrainer:
 
     def _after_step(self, stage: Stage, running: list[float]) -> str | None:
         cfg, st = self.cfg, self.state
+        running_loss = running[-1] if running else float("nan")
         if st.global_step % cfg.logging_steps == 0 and running:
             self._log(stage, {"train/loss": float(np.mean(running)), "train/lr": self.step_lrs[0],
                               "train/head_lr": self.step_lrs[-1]})
@@ -172,7 +181,9 @@ class EditHFTrainer:
                 self._save_checkpoint()
         if cfg.save_every and st.global_step % cfg.save_every == 0:
             self._save_checkpoint()
-        if (self.out / STOP_FILE).exists():
+        asked = ask_callbacks(self.callbacks, st.global_step, {"train/loss": running_loss,
+                                                                "train/lr": self.step_lrs[0]})
+        if asked or self.folder.stop_requested():
             self._save_checkpoint()
             return "stopped"
         if cfg.max_steps and st.global_step >= cfg.max_steps:
@@ -195,8 +206,29 @@ class EditHFTrainer:
                    "best_step": st.best_step, "best_metric": st.best_metric,
                    "metric_for_best": self.cfg.metric_for_best, "best_dir": str(self.out / "best")}
         self.log.write(summary)
+        if acc.is_main_process and halt != "stopped":
+            self._warn_if_not_learned()
         acc.wait_for_everyone()
         return {**self.last_eval, **summary, "stopped": halt == "stopped"}
+
+    def _trainable_snapshot(self) -> dict:
+        return {n: p.detach().float().cpu().clone() for n, p in self.core.named_parameters() if p.requires_grad}
+
+    def _warn_if_not_learned(self) -> None:
+        """A run whose weights did not move, or whose loss went NaN, says so (warnings.json + stderr)."""
+        found = []
+        losses_logged = [r["train/loss"] for r in read_metrics(self.log.path) if "train/loss" in r]
+        if any(v is None for v in losses_logged):
+            found.append("the training loss was not finite (NaN / inf) at some logged step; lower lr / head_lr "
+                         "or use mixed_precision=no")
+        now = self._trainable_snapshot()
+        steps = self.state.global_step - self._start_step  # trained by this call (0: resumed at the end)
+        if steps and all(torch.equal(now[n], v) for n, v in self._start_weights.items()):
+            found.append(f"no trainable weight (LoRA or score head) changed in {steps} optimizer steps: the "
+                         "learning rates or gradients are zero")
+        write_warnings(self.out, found)
+        for text in found:
+            print(f"WARNING: training run {self.out} did not learn: {text}", file=sys.stderr)
 
     # ==================================================================== losses
     def _loss(self, stage: str, batch: dict) -> torch.Tensor:
@@ -267,18 +299,9 @@ class EditHFTrainer:
 
     # ==================================================================== checkpoints
     def _save_checkpoint(self) -> None:
-        acc, step = self.accelerator, self.state.global_step
-        tmp = self.out / f".checkpoint-{step}.tmp"
-        if acc.is_main_process:
-            temp_checkpoint_dir(self.out, step)
-        acc.wait_for_everyone()
-        acc.save_state(str(tmp))
-        if acc.is_main_process:
-            self.state.save(tmp)
-            publish_checkpoint(tmp, self.out, step)
-            rotate_checkpoints(self.out, self.cfg.save_total_limit)
-        acc.wait_for_everyone()
-        self._saved_step = step
+        self.state.max_steps = self.total_steps
+        self.folder.save_checkpoint(self.accelerator, self.state, self.cfg.save_total_limit)
+        self._saved_step = self.state.global_step
 
     def _save_trainable(self, models, weights, output_dir) -> None:
         """accelerate save hook: write only the LoRA + head tensors, not the frozen base."""
@@ -301,14 +324,13 @@ class EditHFTrainer:
                              f"tensors, the model has {len(trainable)} (different backbone or LoRA settings?)")
         model.load_state_dict(state, strict=False)
 
-    def _resume(self) -> None:
-        ckpt = checkpoint_to_resume(self.out, self.cfg.resume)
+    def _resume(self, ckpt: Path | None) -> None:
+        self._start_step = 0
         if ckpt is None:
             return
         self.accelerator.load_state(str(ckpt))
         self.state = TrainerState.load(ckpt)
-        self._saved_step = self.state.global_step
-        self.log.truncate_after(self.state.global_step)
+        self._saved_step = self._start_step = self.state.global_step
         self.accelerator.print(f"resumed from {ckpt} at step {self.state.global_step} "
                                f"(stage {self.state.stage_index}, epoch {self.state.epoch}, "
                                f"batch {self.state.batches_done})")
@@ -373,19 +395,30 @@ class EditHFTrainer:
                     out.append({"params": chosen, "lr": lr, "weight_decay": cfg.weight_decay if decay else 0.0})
         return out
 
-    def _level_bins(self, train_ds) -> np.ndarray:
+    def _level_bins(self, train_ds) -> tuple[np.ndarray, list]:
         """Level (0..4) of every train edit per dimension: five equal bins of the train split's
-        [min, max] MOS (paper eq. 5); IGNORE_LEVEL where an edit has no MOS."""
+        [min, max] MOS (paper eq. 5); IGNORE_LEVEL where an edit has no MOS. Also the [min, max]
+        per dimension (None where a dimension has too few values to bin)."""
         from edithf.data.annotations import quality_levels
 
         mos = train_ds.edits.reindex(columns=MOS_COLUMNS).to_numpy(float)  # (N, D)
         levels = np.full(mos.shape, losses.IGNORE_LEVEL, dtype=np.int64)
+        ranges = [None] * mos.shape[1]
         for d in range(mos.shape[1]):
             col = mos[:, d]
             if np.isfinite(col).sum() >= 2 and np.nanmax(col) > np.nanmin(col):
                 found = quality_levels(col)
                 levels[:, d] = np.where(found < 0, losses.IGNORE_LEVEL, found)
-        return levels
+                ranges[d] = [float(np.nanmin(col)), float(np.nanmax(col))]
+        return levels, ranges
+
+    @staticmethod
+    def _use_level_ranges(core, ranges: list) -> None:
+        """The expected score's level values become the centres of the bins the textual stage
+        trains on; stored in the model's config, so best/ carries them."""
+        lo, hi = core.cfg.score_range
+        core.cfg.level_ranges = [r or [lo, hi] for r in ranges]
+        core.level_values = torch.tensor(core.cfg.level_values, device=core.level_values.device)
 
     def _make_stage(self, name: str, index: int, train_ds, levels: np.ndarray) -> Stage:
         cfg = self.cfg

@@ -109,3 +109,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def json_safe(value):
+    """`value` with every non-finite float (NaN, inf) replaced by None and numpy scalars made
+    plain, recursively through dicts and lists: JSON has no NaN, and a reader must see "no
+    value" (null), never an invalid file."""
+    import math
+
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

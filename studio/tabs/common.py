@@ -1,14 +1,15 @@
-"""Small pieces the tabs share: the scorer dropdown, turning library errors into page messages,
-the dataset's edits for the demo pickers."""
+"""Small pieces the tabs share: the scorer dropdown and its card, turning library errors into
+page messages, the dataset's edits for the demo pickers."""
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
-from studio.state import get_evaluator, scorer_info
+from studio.state import built_info, get_evaluator, scorer_info
 
 
 class ImageUpload(gr.Image):
@@ -29,6 +30,65 @@ class ImageUpload(gr.Image):
 
 def _upload_name(payload) -> str:
     return getattr(payload, "orig_name", None) or "the uploaded file"
+
+
+def report_bad_upload(image: ImageUpload) -> None:
+    """An unreadable upload is reported when it is uploaded, not at the next button click
+    (the upload event runs the component's preprocess, which raises the message)."""
+    image.upload(lambda _: None, image, None, api_visibility="private", show_progress="hidden")
+
+
+def check_image_files(files) -> None:
+    """Every file of a multi-file upload must open as an image; the first that does not is named."""
+    for f in files or []:
+        path = str(getattr(f, "name", f))
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise gr.Error(f"cannot read {Path(path).name} as an image ({exc.__class__.__name__}); upload "
+                           "PNG, JPEG or WebP files", duration=None) from exc
+
+
+# -- numbers a scorer cannot give, and what its numbers mean -------------------------------------
+NOT_AVAILABLE = "n/a (this scorer cannot judge it)"
+
+
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def shown(value, digits: int = 2):
+    """A score as the page shows it: rounded, or NOT_AVAILABLE for a dimension the scorer does
+    not judge (NaN), never a made-up number."""
+    return NOT_AVAILABLE if is_missing(value) else round(float(value), digits)
+
+
+def score_range_text(info) -> str:
+    lo, hi = info.score_range
+    return f"{lo:g}–{hi:g} ({'higher' if info.higher_is_better else 'lower'} is better)"
+
+
+def scorer_card(name: str, info, evaluator=None) -> str:
+    """What a scorer reads, what its numbers mean, their range and caveats (markdown), from the
+    registry metadata (`EvaluatorInfo`); a built scorer's own info (a loaded run) comes first."""
+    from edithf.data.schema import DIMENSIONS
+
+    info = getattr(evaluator, "info", None) or info
+    judged = [d for d in DIMENSIONS if d in info.dimensions]
+    unjudged = [d for d in DIMENSIONS if d not in info.dimensions]
+    reads_prompt = getattr(info, "reads_prompt", True)
+    lines = [f"**Scorer card · `{name}`** — {info.description}",
+             f"- reads the prompt: **{'yes' if reads_prompt else 'no'}**"
+             + ("" if reads_prompt else " (it cannot tell whether the edit did what was asked)"),
+             f"- judges: {', '.join(judged) or 'nothing'}"
+             + (f"; not available: {', '.join(unjudged)} (shown as n/a)" if unjudged else ""),
+             f"- range: {score_range_text(info)}"]
+    meaning = getattr(info, "meaning", "")
+    if meaning:
+        lines.append(f"- its numbers: {meaning}")
+    lines += [f"- caveat: {c}" for c in info.extra.get("caveats", ())]
+    return "\n".join(lines)
 
 
 def scorer_dropdown(ctx, elem_id: str, label: str = "scorer") -> gr.Dropdown:
@@ -59,11 +119,44 @@ def user_errors(what: str):
 
 
 def evaluator(name: str):
+    """(the built scorer, its info: the built scorer's own when it has one, else the registry's)."""
     if not name or not str(name).strip():
         raise gr.Error("choose a scorer (classic works without weights)")
     with user_errors(f"scorer {name!r}"):
         info = scorer_info(name)
-        return get_evaluator(str(name).strip()), info
+        ev = get_evaluator(str(name).strip())
+        return ev, getattr(ev, "info", None) or info
+
+
+def short_scorer_name(name: str) -> str:
+    """`edithf:/long/path/my-run/best` -> `edithf:my-run` (column headers stay readable)."""
+    key, sep, arg = str(name).partition(":")
+    if not sep:
+        return key
+    parts = [p for p in Path(arg).parts if p not in ("best", "/")]
+    return f"{key}:{parts[-1] if parts else arg}"
+
+
+def gradio_progress(progress, desc: str):
+    """A library progress callback `(done, total)` drawn by Gradio's progress bar (edits done /
+    total and the time left)."""
+    def report(done: int, total: int) -> None:
+        progress((int(done), int(total)), desc=desc, unit="edits")
+
+    return report
+
+
+def card_for(name) -> str:
+    """The scorer card of a dropdown's value without building the scorer: the registry metadata,
+    or the built scorer's own (a loaded run's caveats) when this studio has built it already;
+    an unknown name says so instead."""
+    if not name or not str(name).strip():
+        return ""
+    name = str(name).strip()
+    try:
+        return scorer_card(name, built_info(name) or scorer_info(name))
+    except KeyError as exc:
+        return f"**Scorer card:** {exc.args[0] if exc.args else exc}"
 
 
 def require_image(path, which: str) -> str:

@@ -1,8 +1,11 @@
 """Compare tab: one source and prompt, N edits -> ranked per dimension and overall, side by side,
-pairwise preferences with a tie margin, best-of-N highlighted, before/after with the best."""
+pairwise preferences with a tie margin, best-of-N highlighted, before/after with the best.
+
+The ranking, best-of-N and the tie-margin pairs are the library's (`edithf.reward.selection`);
+this module names the edits and draws."""
 from __future__ import annotations
 
-from itertools import combinations
+import math
 from pathlib import Path
 
 import gradio as gr
@@ -10,8 +13,9 @@ import gradio as gr
 from edithf.data.schema import DIMENSIONS
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    ImageUpload, abs_image, dataset_rows, evaluator, refresh_scorers, require_image, require_prompt,
-    scorer_dropdown, user_errors,
+    NOT_AVAILABLE, ImageUpload, abs_image, card_for, check_image_files, dataset_rows, evaluator,
+    refresh_scorers, report_bad_upload, require_image, require_prompt, scorer_card, scorer_dropdown,
+    shown, user_errors,
 )
 
 SCORED = (*DIMENSIONS, "overall")
@@ -29,41 +33,52 @@ def edit_names(paths: list[str], names: list[str] | None) -> list[str]:
     return out
 
 
-def rank_table(scores, names: list[str]):
-    """Scores per edit, with the rank per dimension (1 = best; ties share the better rank)."""
-    df = scores[list(SCORED)].round(2).copy()
-    df.insert(0, "edit", names)
+def rank_table(ranked, best: int | None, names: list[str]):
+    """The library's ranking as the page shows it: n/a where the scorer cannot judge, the best
+    of N starred only when it has an overall score."""
+    import pandas as pd
+
+    df = ranked.rename(columns={"candidate": "edit"})
+    best_name = names[best] if best is not None else None
+    df.insert(0, "best", ["★ best of N" if e == best_name else "" for e in df["edit"]])
     for d in SCORED:
-        df[f"rank_{d}"] = df[d].rank(ascending=False, method="min").astype(int)
-    df = df.sort_values(["rank_overall", "edit"]).reset_index(drop=True)
-    df.insert(0, "best", ["★ best of N" if r == 1 else "" for r in df["rank_overall"]])
+        df[d] = [shown(v) for v in df[d]]
+        df[f"rank_{d}"] = ["n/a" if pd.isna(v) else int(v) for v in df[f"rank_{d}"]]
     return df
 
 
-def pairwise(table, margin: float):
-    """Every pair of edits on every dimension: who is preferred, or a tie within `margin`."""
-    import pandas as pd
-
-    rows = []
-    for (_, a), (_, b) in combinations(table.iterrows(), 2):
-        for d in SCORED:
-            diff = float(a[d] - b[d])
-            winner = "tie" if abs(diff) <= margin else (a["edit"] if diff > 0 else b["edit"])
-            rows.append({"edit_a": a["edit"], "edit_b": b["edit"], "dimension": d,
-                         "difference": round(diff, 2), "preferred": winner})
-    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+def pairs_view(pairs):
+    out = pairs.rename(columns={"candidate_a": "edit_a", "candidate_b": "edit_b"})
+    out["difference"] = [shown(v) for v in out["difference"]]
+    out["preferred"] = out["preferred"].fillna(NOT_AVAILABLE)
+    return out[PAIR_COLUMNS]
 
 
-def compare_figure(table):
+def compare_figure(ranked):
     import plotly.graph_objects as go
 
-    fig = go.Figure([go.Bar(name=d, x=table["edit"], y=table[d]) for d in SCORED])
+    fig = go.Figure([go.Bar(name=d, x=ranked["candidate"], y=ranked[d]) for d in SCORED if ranked[d].notna().any()])
     fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=30, b=60), title="scores per edit")
     return fig
 
 
+def ranking_note(info, scores) -> str:
+    """What the ranking rests on: said when it ignores the prompt or leaves dimensions out."""
+    notes = []
+    if not getattr(info, "reads_prompt", True):
+        notes.append("this scorer does **not read the prompt**: the ranking ignores what was asked")
+    missing = [d for d in DIMENSIONS if scores[d].isna().all()]
+    if missing:
+        notes.append(f"{', '.join(missing)}: n/a (this scorer cannot judge it), so no rank there")
+    if scores["overall"].isna().all():
+        notes.append("no overall score, so no best of N is starred")
+    return ("**Note:** " + "; ".join(notes) + ".") if notes else ""
+
+
 def compare_edits(source, prompt, files, names, scorer, margin):
-    """The Rank button: (ranking, gallery, pairs, chart, before/after with the best edit)."""
+    """The Rank button: (ranking, gallery, pairs, chart, before/after with the best edit, note, card)."""
+    from edithf.reward.selection import best_of_n, preference_pairs, rank_candidates
+
     source = require_image(source, "source")
     prompt = require_prompt(prompt)
     paths = [str(getattr(f, "name", f)) for f in (files or [])]
@@ -72,15 +87,24 @@ def compare_edits(source, prompt, files, names, scorer, margin):
     if len(paths) > MAX_EDITS:
         raise gr.Error(f"{len(paths)} edits: compare at most {MAX_EDITS} at a time")
     names = edit_names(paths, names if names and len(names) == len(paths) else None)
-    ev, _ = evaluator(scorer)
+    ev, info = evaluator(scorer)
     with user_errors("cannot score these edits"):
-        scores = ev.score([source] * len(paths), paths, [prompt] * len(paths))
-    table = rank_table(scores, names)
+        best, scores = best_of_n(ev, source, paths, prompt)
+    overall = scores["overall"].astype(float).reset_index(drop=True)
+    if overall.isna().all():
+        best = None  # an n/a overall is not the best of anything
+    elif math.isnan(overall.iloc[best]):  # argmax stops at a NaN: the best of those with a score
+        best = int(overall.idxmax())
+    ranked = rank_candidates(scores, names)
+    pairs = preference_pairs(ranked, float(margin or 0))
+    table = rank_table(ranked, best, names)
     by_name = dict(zip(names, paths))
-    gallery = [(by_name[r["edit"]], f"#{r['rank_overall']} {r['best']} {r['edit']} · overall {r['overall']:.1f}")
+    gallery = [(by_name[r["edit"]], f"{'★' if r['best'] else ''}#{r['rank_overall']} {r['edit']} · "
+                f"{'n/a' if isinstance(r['overall'], str) else format(r['overall'], '.1f')}")
                for _, r in table.iterrows()]
-    best = by_name[table.iloc[0]["edit"]]
-    return table, gallery, pairwise(table, float(margin or 0)), compare_figure(table), (source, best)
+    pair = (source, paths[best]) if best is not None else None
+    return (table, gallery, pairs_view(pairs), compare_figure(ranked), pair, ranking_note(info, scores),
+            scorer_card(scorer, info, ev))
 
 
 def pick_group(ctx, group_id):
@@ -107,8 +131,13 @@ def build(ctx):
         scorer = scorer_dropdown(ctx, "compare-scorer")
         margin = gr.Slider(0, 20, value=2.0, step=0.5, label="tie margin (score points)", elem_id="compare-margin")
         run = gr.Button("Rank", variant="primary", elem_id="compare-run", scale=0)
-    table = gr.Dataframe(label="ranking (1 = best)", interactive=False, elem_id="compare-table")
-    gallery = gr.Gallery(label="side by side, best first", columns=4, height=320, elem_id="compare-gallery")
+    note = gr.Markdown(elem_id="compare-note")
+    with gr.Row():
+        with gr.Column(scale=3):
+            table = gr.Dataframe(label="ranking (1 = best)", interactive=False, elem_id="compare-table")
+        card = gr.Markdown(card_for(ctx.settings.scorer), elem_id="compare-card")
+    gallery = gr.Gallery(label="side by side, best first", columns=4, height=660, object_fit="contain",
+                         elem_id="compare-gallery")
     with gr.Row():
         plot = gr.Plot(label="scores", elem_id="compare-plot")
         slider = gr.ImageSlider(label="source / best edit", type="filepath", elem_id="compare-slider", max_height=340)
@@ -116,9 +145,16 @@ def build(ctx):
                          elem_id="compare-pairs", max_height=300)
 
     group.input(lambda g: pick_group(ctx, g), group, [source, prompt, files, names], api_name="compare_pick")
-    files.upload(lambda: [], None, names, api_visibility="private")  # uploads are named by file name
+    report_bad_upload(source)
+
+    def uploaded(new_files):
+        check_image_files(new_files)
+        return []  # uploads are named by file name
+
+    files.upload(uploaded, files, names, api_visibility="private")
+    scorer.change(card_for, scorer, card, api_visibility="private", show_progress="hidden")
     run.click(compare_edits, [source, prompt, files, names, scorer, margin],
-              [table, gallery, pairs, plot, slider], api_name="compare")
+              [table, gallery, pairs, plot, slider, note, card], api_name="compare")
     return {"group": group, "scorer": scorer}
 
 

@@ -1,12 +1,18 @@
 """Dataset tab: load a dataset folder (the studio's dataset by default), browse its groups:
-source, prompt, edits side by side, human scores and a scorer's predictions when computed."""
+source, prompt, edits side by side, human scores and the chosen scorer's predictions when
+computed (columns named after the scorer; changing the scorer refreshes them).
+
+A folder typed in the page is opened only under the studio's data roots and its errors never
+list the folder (`studio.state.open_typed_dataset`)."""
 from __future__ import annotations
 
 import gradio as gr
 
 from edithf.data.schema import DIMENSIONS
-from studio.state import cached_predictions_if_any, load_dataset_cached, predictions_cached
-from studio.tabs.common import abs_image, refresh_scorers, scorer_dropdown, user_errors
+from studio.state import cached_predictions_if_any, open_typed_dataset, predictions_cached
+from studio.tabs.common import (
+    abs_image, card_for, gradio_progress, refresh_scorers, scorer_dropdown, short_scorer_name, shown, user_errors,
+)
 
 HUMAN = [c for d in DIMENSIONS for c in (f"mos_{d}", f"rank_{d}")]
 
@@ -23,50 +29,68 @@ def summary(ds) -> str:
             f"tables: edits{''.join(', ' + t for t in tables)}")
 
 
-def open_folder(path):
-    """(summary, group choices) of a dataset folder; a folder that fails validation -> its
-    DatasetError message in the page."""
+def open_folder(ctx, path):
+    """(dataset, summary, group choices) of a dataset folder; a folder that fails validation
+    -> its DatasetError message in the page."""
     if not path or not str(path).strip():
         raise gr.Error("type the path of a dataset folder (with edits.parquet and images/)")
     with user_errors(f"cannot load {str(path).strip()}"):
-        ds = load_dataset_cached(str(path).strip())
+        ds = open_typed_dataset(str(path).strip(), ctx.dataset_roots())
     groups = ds.edits.drop_duplicates("group_id")
-    return summary(ds), [(f"{r['group_id']} · {r['task']}", r["group_id"]) for _, r in groups.iterrows()]
+    return ds, summary(ds), [(f"{r['group_id']} · {r['task']}", r["group_id"]) for _, r in groups.iterrows()]
 
 
-def load_folder(path):
+def load_folder(ctx, path):
     """The Load button: (summary, the group list with the first group selected)."""
-    text, choices = open_folder(path)
+    _, text, choices = open_folder(ctx, path)
     return text, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
 
+def with_predictions(table, preds, scorer: str):
+    """The group's rows with the scorer's predictions as `pred_<dim> (<scorer>)` columns."""
+    name = short_scorer_name(scorer)
+    cols = {d: f"pred_{d} ({name})" for d in (*DIMENSIONS, "overall")}
+    table = table.merge(preds[["edit_id", *cols]].rename(columns=cols), on="edit_id", how="left")
+    for col in cols.values():
+        table[col] = [shown(v) for v in table[col]]
+    # each prediction beside the human score of its dimension
+    order = [c for c in ("edit_id", "model", "task") if c in table]
+    for d in (*DIMENSIONS, "overall"):
+        order += [c for c in (f"mos_{d}", f"rank_{d}", cols[d]) if c in table]
+    return table[order]
+
+
 def show_group(ctx, path, group_id, scorer):
-    """(source, prompt, edits gallery, scores table) of one group."""
+    """(source, prompt, edits gallery, scores table, predictions note) of one group."""
     if not group_id:
         raise gr.Error("choose a group")
-    with user_errors("dataset"):
-        ds = load_dataset_cached(str(path).strip())
+    ds, _, _ = open_folder(ctx, path)
     rows = ds.edits[ds.edits["group_id"] == group_id]
     if rows.empty:
-        raise gr.Error(f"no group {group_id!r} in {ds.root}")
+        raise gr.Error(f"no group {group_id!r} in {path}")
     first = rows.iloc[0]
     keep = ["edit_id", "model", "task", *[c for c in HUMAN if c in rows]]
-    table = rows[keep].copy()
+    table = rows[keep].round(2)
     preds = cached_predictions_if_any(ds, scorer, ctx.settings.cache_dir) if scorer else None
     if preds is not None:
-        cols = {d: f"pred_{d}" for d in (*DIMENSIONS, "overall")}
-        table = table.merge(preds[["edit_id", *cols]].rename(columns=cols), on="edit_id", how="left")
-    gallery = [(abs_image(ds, r["edited"]), f"{r['model']}") for _, r in rows.iterrows()]
+        table = with_predictions(table, preds, scorer)
+        note = f"predictions of `{scorer}` (columns `pred_* ({short_scorer_name(scorer)})`)"
+    else:
+        note = (f"no predictions of `{scorer}` for this dataset yet: press **Compute predictions**"
+                if scorer else "choose a scorer to see its predictions")
+    gallery = [(abs_image(ds, r["edited"]), str(r["model"])) for _, r in rows.iterrows()]
     prompt = f"**prompt:** {first['prompt']}"
     if "description" in rows and isinstance(first.get("description"), str) and first["description"]:
         prompt += f"  \n**target description:** {first['description']}"
-    return abs_image(ds, first["source"]), prompt, gallery, table.round(2)
+    return abs_image(ds, first["source"]), prompt, gallery, table, note + "\n\n" + card_for(scorer)
 
 
-def compute_predictions(ctx, path, scorer):
+def compute_predictions(ctx, path, scorer, progress=gr.Progress()):
+    """Score every edit of the folder with the scorer (resuming from the cache), with progress."""
+    ds, _, _ = open_folder(ctx, path)
     with user_errors(f"predictions of {scorer}"):
-        ds = load_dataset_cached(str(path).strip())
-        preds = predictions_cached(ds, scorer, ctx.settings.cache_dir)
+        preds = predictions_cached(ds, scorer, ctx.settings.cache_dir,
+                                   progress=gradio_progress(progress, f"scoring with {scorer}"))
     return f"predictions of `{scorer}` for {len(preds)} edits computed and cached"
 
 
@@ -84,16 +108,26 @@ def build(ctx):
     prompt = gr.Markdown(elem_id="dataset-prompt")
     with gr.Row():
         source = gr.Image(label="source", interactive=False, elem_id="dataset-source", height=280, scale=1)
-        edits = gr.Gallery(label="edits", columns=4, height=280, elem_id="dataset-gallery", scale=3)
-    table = gr.Dataframe(label="human scores (MOS 0–100, averaged rank 1 = best) and predictions",
+        edits = gr.Gallery(label="edits", columns=4, height="auto", object_fit="contain", elem_id="dataset-gallery",
+                           scale=3)
+    table = gr.Dataframe(label="human scores (MOS 0–100, averaged rank 1 = best) and the scorer's predictions",
                          interactive=False, elem_id="dataset-table")
+    note = gr.Markdown(elem_id="dataset-pred-note")
 
-    view = [source, prompt, edits, table]
-    load.click(load_folder, path, [info, group], api_name="dataset_load").success(
-        lambda p, g, s: show_group(ctx, p, g, s), [path, group, scorer], view, api_visibility="private")
-    group.input(lambda p, g, s: show_group(ctx, p, g, s), [path, group, scorer], view, api_name="dataset_group")
-    predict.click(lambda p, s: compute_predictions(ctx, p, s), [path, scorer], info, api_name="dataset_predict").success(
-        lambda p, g, s: show_group(ctx, p, g, s), [path, group, scorer], view, api_visibility="private")
+    view = [source, prompt, edits, table, note]
+
+    def group_view(p, g, s):
+        return show_group(ctx, p, g, s)
+
+    def predict_all(p, s, progress=gr.Progress()):
+        return compute_predictions(ctx, p, s, progress)
+
+    load.click(lambda p: load_folder(ctx, p), path, [info, group], api_name="dataset_load").success(
+        group_view, [path, group, scorer], view, api_visibility="private")
+    group.input(group_view, [path, group, scorer], view, api_name="dataset_group")
+    scorer.input(group_view, [path, group, scorer], view, api_visibility="private")
+    predict.click(predict_all, [path, scorer], info, api_name="dataset_predict").success(
+        group_view, [path, group, scorer], view, api_visibility="private")
     return {"path": path, "info": info, "group": group, "scorer": scorer, "view": view}
 
 
@@ -101,9 +135,9 @@ def on_load(ctx, parts):
     def load(current):
         with user_errors("dataset"):
             root = str(ctx.dataset_path())
-        text, choices = open_folder(root)
+        _, text, choices = open_folder(ctx, root)
         first = choices[0][1] if choices else None
-        view = show_group(ctx, root, first, current or ctx.settings.scorer) if first else [gr.skip()] * 4
+        view = show_group(ctx, root, first, current or ctx.settings.scorer) if first else [gr.skip()] * 5
         return root, text, gr.Dropdown(choices=choices, value=first), refresh_scorers(ctx, current), *view
 
     outputs = [parts["path"], parts["info"], parts["group"], parts["scorer"], *parts["view"]]

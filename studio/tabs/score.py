@@ -1,5 +1,5 @@
 """Score tab: one source, one edit, one prompt -> three scores, overall, level words, a chart,
-and a before/after slider."""
+a before/after slider, and the scorer's card (what it reads, what its numbers mean)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -7,26 +7,36 @@ import gradio as gr
 from edithf.data.schema import DIMENSIONS
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    ImageUpload, abs_image, dataset_rows, edit_label, evaluator, refresh_scorers, require_image,
-    require_prompt, scorer_dropdown, user_errors,
+    NOT_AVAILABLE, ImageUpload, abs_image, card_for, dataset_rows, edit_label, evaluator, is_missing,
+    refresh_scorers, report_bad_upload, require_image, require_prompt, score_range_text, scorer_card,
+    scorer_dropdown, shown, user_errors,
 )
 
 SCORE_COLUMNS = ["dimension", "score", "range", "level"]
 
 
 def score_figure(row: dict, score_range, title: str):
+    """Bars of the judged dimensions; a dimension the scorer cannot judge is labelled n/a, not drawn."""
     import plotly.graph_objects as go
 
     names = [*DIMENSIONS, "overall"]
-    values = [row[n] for n in names]
-    fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.1f}" for v in values], textposition="outside",
-                           marker_color=["#4c78a8", "#f58518", "#54a24b", "#b279a2"]))
+    values = [None if is_missing(row[n]) else float(row[n]) for n in names]
+    fig = go.Figure(go.Bar(x=names, y=values, text=["" if v is None else f"{v:.1f}" for v in values],
+                           textposition="outside", marker_color=["#4c78a8", "#f58518", "#54a24b", "#b279a2"]))
+    for name, v in zip(names, values):
+        if v is None:
+            fig.add_annotation(x=name, y=score_range[0], text="n/a", showarrow=False, yshift=12)
     fig.update_layout(title=title, yaxis_range=list(score_range), height=320, margin=dict(l=40, r=10, t=40, b=30))
     return fig
 
 
+def score_rows(row: dict, info) -> list[dict]:
+    return [{"dimension": d, "score": shown(row[d]), "range": "" if is_missing(row[d]) else score_range_text(info),
+             "level": row.get(f"level_{d}", "") or ""} for d in (*DIMENSIONS, "overall")]
+
+
 def score_edit(source, edited, prompt, scorer):
-    """The Score button: returns (table, overall text, chart, before/after pair)."""
+    """The Score button: returns (table, overall text, chart, before/after pair, scorer card)."""
     import pandas as pd
 
     source, edited = require_image(source, "source"), require_image(edited, "edited")
@@ -34,14 +44,15 @@ def score_edit(source, edited, prompt, scorer):
     ev, info = evaluator(scorer)
     with user_errors("cannot score this edit"):
         row = ev.score_one(source, edited, prompt)
-    lo, hi = info.score_range
-    table = pd.DataFrame([
-        {"dimension": d, "score": round(float(row[d]), 2), "range": f"{lo:g}–{hi:g} (higher is better)"
-         if info.higher_is_better else f"{lo:g}–{hi:g} (lower is better)", "level": row.get(f"level_{d}", "") or ""}
-        for d in (*DIMENSIONS, "overall")
-    ], columns=SCORE_COLUMNS)
-    overall = f"### overall {row['overall']:.1f} / {hi:g}  \n<small>scorer `{scorer}`; weights {ev.weights}</small>"
-    return table, overall, score_figure(row, info.score_range, f"{scorer}"), (source, edited)
+    table = pd.DataFrame(score_rows(row, info), columns=SCORE_COLUMNS)
+    hi = info.score_range[1]
+    total = NOT_AVAILABLE if is_missing(row["overall"]) else f"{row['overall']:.1f} / {hi:g}"
+    judged = [d for d in DIMENSIONS if d in info.dimensions]
+    weights = ", ".join(f"{d} {ev.weights[d]:g}" for d in judged)
+    overall = (f"### overall {total}  \n<small>scorer `{scorer}`; overall = weighted mean of {weights}"
+               f"{' (the others are n/a)' if len(judged) < len(DIMENSIONS) else ''}</small>")
+    return (table, overall, score_figure(row, info.score_range, f"{scorer}"), (source, edited),
+            scorer_card(scorer, info, ev))
 
 
 def dataset_edits(ctx):
@@ -73,12 +84,17 @@ def build(ctx):
         run = gr.Button("Score", variant="primary", elem_id="score-run", scale=0)
     overall = gr.Markdown(elem_id="score-overall")
     with gr.Row():
-        table = gr.Dataframe(headers=SCORE_COLUMNS, label="scores", interactive=False, elem_id="score-table")
-        plot = gr.Plot(label="scores", elem_id="score-plot")
+        with gr.Column(scale=3):
+            table = gr.Dataframe(headers=SCORE_COLUMNS, label="scores", interactive=False, elem_id="score-table")
+        card = gr.Markdown(card_for(ctx.settings.scorer), elem_id="score-card")
+    plot = gr.Plot(label="scores", elem_id="score-plot")
     slider = gr.ImageSlider(label="before / after", type="filepath", elem_id="score-slider", max_height=400)
 
+    for image in (source, edited):
+        report_bad_upload(image)
     pick.input(lambda e: pick_edit(ctx, e), pick, [source, edited, prompt], api_name="score_pick")
-    run.click(score_edit, [source, edited, prompt, scorer], [table, overall, plot, slider], api_name="score")
+    scorer.change(card_for, scorer, card, api_visibility="private", show_progress="hidden")
+    run.click(score_edit, [source, edited, prompt, scorer], [table, overall, plot, slider, card], api_name="score")
     return {"pick": pick, "scorer": scorer}
 
 

@@ -13,6 +13,7 @@ def build(ctx) -> None:
         "Train an EditHF evaluator (textual → pointwise → pairwise stages). The run is a process of "
         "its own: it survives closing this page. A finished run appears as a scorer "
         "(`edithf:<run>/best`) in the Score, Compare and Leaderboard tabs after a page reload. "
-        "An empty `dataset` means the studio's dataset."
+        "An empty `dataset` means the studio's dataset. Start from a preset of `configs/` "
+        "(`train_demo.yaml` learns on the demo) or upload a YAML; runs go under the runs folder."
     )
     build_jobs_panel(ctx, "train", TrainConfig)

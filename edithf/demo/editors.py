@@ -1,9 +1,9 @@
 """Programmatic "editing models" of the synthetic demo benchmark and the measured truth.
 
-A model decides how it carries out a task (`edithf.data.demo_edits.DEMO_TASKS`): too weakly,
+A model decides how it carries out a task (`edithf.demo.edits.DEMO_TASKS`): too weakly,
 too strongly, in the wrong place, with artefacts ... `true_scores` measures what a model actually
 did against the edit as asked, which is where the demo's latent "true" quality / alignment /
-preservation come from (DESIGN.md section 11).
+preservation come from (docs/demo.md).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from edithf.data.demo_edits import DEMO_TASKS, Array, from_uint8, luma, to_uint8
+from edithf.demo.edits import DEMO_TASKS, Array, from_uint8, luma, to_uint8
 
 # editing models: (task, source, params, rng) -> (intended edit, delivered image).
 # "intended" is what the model meant to output before its own output defects (JPEG blocks,

@@ -1,9 +1,9 @@
-"""The synthetic demo benchmark (DESIGN.md section 11): real photographs that ship inside
-installed packages, edited by programmatic "editing models" (tasks in `demo_edits`, models in
-`demo_models`), rated and ranked by a simulated panel (`demo_panel`), processed by the real
+"""Building the synthetic demo benchmark (docs/demo.md): real photographs that ship inside
+installed packages, edited by programmatic "editing models" (tasks in `edits`, editors in
+`editors`), rated and ranked by a simulated panel (`panel`), processed by the real
 annotation pipeline.
 
-    from edithf.data.demo import build_demo, ensure_demo
+    from edithf.demo import build_demo, ensure_demo
     path = build_demo("demo/", seed=0)          # a processed dataset folder
     path = ensure_demo()                        # built once into the cache, then reused
 
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from edithf.data.demo_edits import DEMO_TASKS, from_uint8, to_uint8
-from edithf.data.demo_models import DEMO_MODELS, true_scores
-from edithf.data.demo_panel import make_panel, panel_table, simulate_rankings, simulate_ratings
+from edithf.demo.edits import DEMO_TASKS, from_uint8, to_uint8
+from edithf.demo.editors import DEMO_MODELS, true_scores
+from edithf.demo.panel import make_panel, panel_table, simulate_rankings, simulate_ratings
 from edithf.data.schema import DIMENSIONS
 from edithf.utils.io import atomic_dir, write_table
 

@@ -3,7 +3,7 @@
 Images are float32 arrays `(H, W, 3)` in [0, 1]. A task knows how to draw a random instruction
 for a source image (`sample`) and how to carry it out with a given strength (`render`). The
 "editing models" that carry tasks out well or badly, and the measured ground truth, are in
-`edithf.data.demo_models` (DESIGN.md section 11).
+`edithf.demo.editors` (docs/demo.md).
 """
 from __future__ import annotations
 
