@@ -11,9 +11,11 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from studio.app import build_studio, launch_studio  # noqa: E402
+if __name__ == "__main__":  # `python app.py [--port P ...]`: the options of `edithf studio` (--help lists them)
+    from studio.__main__ import main
 
-demo = build_studio()
+    raise SystemExit(main())
 
-if __name__ == "__main__":
-    launch_studio(demo)
+from studio.app import build_studio  # noqa: E402
+
+demo = build_studio()  # what `gradio app.py` (reload mode) imports

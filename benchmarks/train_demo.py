@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import time
@@ -68,15 +69,34 @@ def evaluate(name: str, scorer: str, demo: Path, preds_dir: Path, dataset) -> tu
     return evaluate_predictions(dataset, preds, split="test"), seconds
 
 
+def fmt(value, spec: str = ".3f") -> str:
+    """A metric as text; "n/a" where there is none (a dimension the scorer does not judge, a
+    constant prediction): never a NaN printed as a number."""
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def table(rows: dict[str, dict]) -> str:
     from edithf.data.schema import DIMENSIONS
 
     head = "| scorer | " + " | ".join(f"{d[:4]}. {label}" for d in DIMENSIONS for _, label in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (1 + len(DIMENSIONS) * len(COLUMNS))]
     for name, m in rows.items():
-        cells = [f"{m.get(f'{key}_{d}', float('nan')):.3f}" for d in DIMENSIONS for key, _ in COLUMNS]
+        cells = [fmt(m.get(f"{key}_{d}")) for d in DIMENSIONS for key, _ in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def comparisons(rows: dict[str, dict], dimensions) -> list[str]:
+    """The trained model against the untrained one and (when any ran) the best classic baseline."""
+    trained, untrained = rows["EditHF trained"], rows["EditHF untrained"]
+    lines = ["trained - untrained SRCC: " + ", ".join(
+        f"{d} {fmt(trained.get(f'srcc_{d}', math.nan) - untrained.get(f'srcc_{d}', math.nan), '+.3f')}"
+        for d in dimensions)]
+    classic = [m["srcc_alignment"] for k, m in rows.items()
+               if "classic" in k and math.isfinite(m.get("srcc_alignment", math.nan))]
+    if classic:
+        lines.append(f"alignment SRCC: trained {fmt(trained.get('srcc_alignment'))} vs best classic {max(classic):.3f}")
+    return lines
 
 
 def main() -> int:
@@ -87,6 +107,7 @@ def main() -> int:
     from edithf.data.schema import DIMENSIONS
     from edithf.training.edithf_trainer import EditHFTrainer
     from edithf.training.train_config import TrainConfig
+    from edithf.utils.io import atomic_write_text, json_safe
 
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -119,19 +140,14 @@ def main() -> int:
     text = [f"Demo benchmark (synthetic): {len(dataset.edits)} edits, splits {counts}; TEST split below.",
             "", table(rows), "",
             f"Training: {result['step']} optimizer steps in {t_train:.0f} s wall "
-            f"(best {cfg.metric_for_best} = {result['best_metric']:.3f} at step {result['best_step']}); "
+            f"(best {cfg.metric_for_best} = {fmt(result['best_metric'])} at step {result['best_step']}); "
             f"demo build {t_demo:.0f} s; torch threads {args.threads}.",
             "Scoring the test split (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
-    trained, untrained_m = rows["EditHF trained"], rows["EditHF untrained"]
-    classic_align = max(m.get("srcc_alignment", float("nan")) for k, m in rows.items() if "classic" in k)
-    checks = ["trained - untrained SRCC: " + ", ".join(
-        f"{d} {trained[f'srcc_{d}'] - untrained_m.get(f'srcc_{d}', 0.0):+.3f}" for d in DIMENSIONS),
-        f"alignment SRCC: trained {trained['srcc_alignment']:.3f} vs best classic {classic_align:.3f}"]
-    report = "\n".join(text + checks)
+    report = "\n".join(text + comparisons(rows, DIMENSIONS))
     print(report)
-    (out / "results.md").write_text(report + "\n")
-    (out / "results.json").write_text(json.dumps({"rows": rows, "timings_s": timings, "train_s": t_train,
-                                                  "train_result": result}, indent=2, default=str))
+    atomic_write_text(out / "results.md", report + "\n")
+    raw = {"rows": rows, "timings_s": timings, "train_s": t_train, "train_result": result}
+    atomic_write_text(out / "results.json", json.dumps(json_safe(raw), indent=2, default=str, allow_nan=False))
     return 0
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module, args = parse_command(verb, argv[1:])
     try:
-        return int(module.run(args) or 0)
+        with _our_warnings_as_notes(verb):
+            return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("edithf: interrupted", file=sys.stderr)
         return 130
@@ -78,6 +80,30 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edithf {verb}: error: {exc}", file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _our_warnings_as_notes(verb: str):
+    """While a command runs, EditHF's RuntimeWarnings (predictions missing for some edits, a
+    dimension not judged ...) are notes for the user: one line on stderr, without the source file
+    and line Python would print. Warnings from other libraries keep Python's format."""
+    import os
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, RuntimeWarning) and os.path.abspath(filename).startswith(package):
+            print(f"edithf {verb}: note: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = default
 
 
 def _wants_traceback() -> bool:

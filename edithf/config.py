@@ -151,13 +151,31 @@ def parse_overrides(overrides: Sequence[str]) -> dict:
     return out
 
 
+# The example configs of the checkout (configs/ beside edithf/): `edithf train configs/train_demo.yaml`
+# from another folder (a scratch folder for the README tour) still finds them.
+EXAMPLE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _config_file(path: Path) -> Path:
+    """`path`, or for a missing `configs/NAME` the checkout's example config of that name (with a
+    note saying so)."""
+    if path.exists():
+        return path
+    example = EXAMPLE_CONFIGS / path.relative_to("configs") if path.parts[:1] == ("configs",) else None
+    if example is None or not example.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    import warnings
+
+    warnings.warn(f"{path} is not in this folder; using the example config {example}", RuntimeWarning,
+                  stacklevel=3)
+    return example
+
+
 def load_config(cls, path: str | Path | None = None, overrides: Sequence[str] | dict = ()):
     """YAML file (optional) + overrides ("key=value" strings or a dict) -> a config instance."""
     values: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file not found: {path}")
+        path = _config_file(Path(path))
         loaded = yaml.safe_load(path.read_text()) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of key: value")

@@ -26,6 +26,7 @@ from scipy.special import expit
 
 from edithf.data.schema import DIMENSIONS, normalize_weights
 from edithf.metrics import model_level_srcc
+from edithf.utils.io import atomic_write_text
 
 ELO_BASE = 1000.0
 ELO_SCALE = 400.0 / math.log(10.0)  # Elo points per unit of natural-log strength (FastChat's 400, base 10)
@@ -53,8 +54,6 @@ class Leaderboard:
     def to_csv(self, path=None) -> str:
         text = self.primary.to_csv(index=False)
         if path is not None:
-            from edithf.utils.io import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 
@@ -69,16 +68,12 @@ class Leaderboard:
         }
         text = json.dumps(payload, indent=1, allow_nan=False)
         if path is not None:
-            from edithf.utils.io import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 
     def to_markdown(self, path=None, digits: int = 3) -> str:
         text = markdown_table(self.primary, digits)
         if path is not None:
-            from edithf.utils.io import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 

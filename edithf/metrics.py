@@ -334,7 +334,7 @@ def evaluate_predictions(dataset, predictions: pd.DataFrame, split: str | None =
         pred = preds[dim].reindex(edits["edit_id"])
         if pred.isna().all():  # a scorer that cannot judge this dimension writes NaN there
             warnings.warn(f"{dim}: the predictions hold no value (a scorer that does not judge {dim}); "
-                          "its metrics are NaN, not computed", RuntimeWarning, stacklevel=2)
+                          "its metrics are not computed (NaN; n/a in tables)", RuntimeWarning, stacklevel=2)
             results.update(_not_judged(dim))
             continue
         results.update(_evaluate_dimension(edits, preds[dim], all_pairs, dim))

@@ -31,7 +31,10 @@ from typing import Callable
 
 import pandas as pd
 
+from edithf.data.dataset import load_dataset
+from edithf.data.schema import normalize_weights
 from edithf.evaluators.base import Evaluator
+from edithf.evaluators.registry import create_evaluator, split_name
 from edithf.utils.io import atomic_write_text, read_table, write_table
 
 # Part of every cache key: bumped when the scorers' outputs change meaning (v2: a dimension a
@@ -43,8 +46,6 @@ Progress = Callable[[int, int], None]
 def resolve_evaluator(evaluator: str | Evaluator, **kwargs) -> Evaluator:
     if isinstance(evaluator, Evaluator):
         return evaluator
-    from edithf.evaluators.registry import create_evaluator
-
     return create_evaluator(str(evaluator), **kwargs)
 
 
@@ -181,8 +182,6 @@ def predict_dataset(
     `progress`: a tqdm bar (True), none (False), or a callable `progress(done, total)`.
     `shard`: (rank, world size); default from the launcher's environment (`process_shard`).
     Under several processes every process calls this; each returns the merged table."""
-    from edithf.data.dataset import load_dataset
-
     out_path = Path(out_path)
     if out_path.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
         raise ValueError(f"--out {out_path}: use a .parquet, .csv or .jsonl file name")
@@ -244,9 +243,6 @@ def scorer_key(scorer: str | Evaluator) -> str:
     gives its name, its `source` and non-default weights). A local checkpoint path is made
     absolute and its files' modification times are part of the key, so retraining into the
     same folder (or the same relative path from another folder) never reuses old predictions."""
-    from edithf.data.schema import normalize_weights
-    from edithf.evaluators.registry import split_name
-
     if isinstance(scorer, Evaluator):
         source = getattr(scorer, "source", None)
         spec = f"{scorer.info.name}:{source}" if source else scorer.info.name

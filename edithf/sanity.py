@@ -33,8 +33,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from edithf.data.dataset import load_dataset
 from edithf.data.images import load_image
 from edithf.data.schema import DIMENSIONS
+from edithf.demo import ensure_demo
+from edithf.predict import resolve_evaluator
 
 NEAR_CONSTANT_STD = 1.0  # points of 0-100: below this on every dimension = "always 42"
 
@@ -87,8 +90,6 @@ def _fmt(v) -> str:
 def sample_items(dataset_dir, n: int) -> pd.DataFrame:
     """n edits from n different groups (the first edit of each of the first n groups), with
     absolute image paths."""
-    from edithf.data.dataset import load_dataset
-
     ds = load_dataset(dataset_dir)
     items = ds.edits.drop_duplicates("group_id").head(n).copy()
     if len(items) < 2:
@@ -182,13 +183,9 @@ def run_sanity(evaluator, dataset_dir=None, *, n: int = 8, seed: int = 0, min_dr
                batch_size: int = 8) -> SanityReport:
     """Run every probe on `evaluator` (a name or an Evaluator) over n edits of the dataset
     (default: the demo benchmark, built once and cached)."""
-    from edithf.predict import resolve_evaluator
-
     name = evaluator if isinstance(evaluator, str) else None
     ev = resolve_evaluator(evaluator)
     if dataset_dir is None:
-        from edithf.demo import ensure_demo
-
         dataset_dir = ensure_demo()
     items = sample_items(dataset_dir, n)
     sources = [load_image(p) for p in items["source"]]

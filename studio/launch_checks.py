@@ -41,7 +41,9 @@ class RunPaths:
 
     def __init__(self, runs_dir: Path, read_roots: list[Path]):
         self.runs_dir = Path(runs_dir).expanduser().resolve()
-        self.read_roots = [self.runs_dir, *(Path(r).expanduser().resolve() for r in read_roots), CONFIGS_DIR]
+        roots = dict.fromkeys([self.runs_dir, *(Path(r).expanduser().resolve() for r in read_roots), CONFIGS_DIR])
+        # each folder once, none inside another: the refusal lists them to the user
+        self.read_roots = [r for r in roots if not any(o != r and _inside(r, o) for o in roots)]
 
     def written(self, name: str, value: str) -> Path:
         """A folder the run writes into: a relative one is inside the runs folder, an absolute one
@@ -63,7 +65,7 @@ class RunPaths:
             allowed = ", ".join(str(r) for r in self.read_roots)
             hint = " or a hub id (org/name)" if name in NAME_FIELDS else ""
             raise ConfigError(f"{name} {value!r} is outside the folders the studio reads ({allowed}): put it "
-                              f"there{hint}")
+                              f"there{hint} (EDITHF_DATA_ROOTS adds folders)")
         return str(path)
 
     def apply(self, cfg) -> None:

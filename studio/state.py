@@ -158,9 +158,42 @@ def built_info(name: str):
 
 
 def scorer_info(name: str):
-    from edithf.evaluators.registry import get_info
+    """The registry's info of a scorer name; for `edithf:<run folder>` (or `edithf:tiny:...`)
+    with what the run's own scorer will say (its dimensions, range, and caveats such as a tiny
+    fixture backbone), read from its edithf_config.json without loading torch or weights."""
+    import dataclasses
 
-    return get_info(name)
+    from edithf.evaluators.registry import get_info, split_name
+
+    info = get_info(name)
+    key, arg = split_name(name)
+    saved = saved_evaluator_config(arg) if key == "edithf" and arg else {}
+    if not saved:
+        return info
+    from edithf.evaluators.edithf_scorer import tiny_backbone_caveat
+
+    caveat = tiny_backbone_caveat(saved.get("backbone", ""))
+    return dataclasses.replace(
+        info, dimensions=tuple(saved.get("dimensions", info.dimensions)),
+        score_range=tuple(saved.get("score_range", info.score_range)),
+        extra={**info.extra, "caveats": [caveat]} if caveat else info.extra)
+
+
+def saved_evaluator_config(arg: str) -> dict:
+    """What `edithf:<arg>` is: {"backbone": arg} for a tiny backbone name, the saved
+    edithf_config.json of a local run folder, {} for a hub id or an unreadable file."""
+    import json
+
+    from edithf.models.families import parse_tiny
+
+    if parse_tiny(arg):
+        return {"backbone": arg}
+    path = Path(arg).expanduser() / EVALUATOR_CONFIG
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 # An EditHF evaluator folder holds this file (EditHFModel.save_pretrained); a DPO run's best/

@@ -16,6 +16,16 @@ from pathlib import Path
 import yaml
 
 
+EVAL_EVERY = 25
+
+
+def fake_eval(step: int) -> dict:
+    """SRCC per dimension rising towards a ceiling, like an evaluator that learns."""
+    ceilings = {"quality": 0.8, "alignment": 0.55, "preservation": 0.7}
+    srcc = {f"eval/srcc_{d}": round(c * (1 - 1 / (1 + step / 50)), 4) for d, c in ceilings.items()}
+    return {**srcc, "eval/srcc_mean": round(sum(srcc.values()) / len(srcc), 4)}
+
+
 def main() -> int:
     kind, config_path = sys.argv[1], Path(sys.argv[2])
     cfg = yaml.safe_load(config_path.read_text()) or {}
@@ -28,8 +38,11 @@ def main() -> int:
             if (out / "STOP").exists():
                 print(f"STOP found at step {step}: saving and exiting", flush=True)
                 return 0
-            row = {"step": step, "epoch": 0, "train/loss": 1.0 / step, "progress": step / steps}
+            row = {"step": step, "epoch": 0, "train/loss": 1.0 / step, "train/lr": 1e-3 * min(1.0, step / 20),
+                   "progress": step / steps}
             log.write(json.dumps(row) + "\n")
+            if step % EVAL_EVERY == 0:  # as a real run logs its evaluations (the plot's second panel)
+                log.write(json.dumps({"step": step, **fake_eval(step), "progress": step / steps}) + "\n")
             log.flush()
             print(f"step {step} loss {1.0 / step:.4f}", flush=True)
             time.sleep(pause)

@@ -2,9 +2,13 @@
 scorer, argparse subcommands for `edithf dpo`, and the tiny fixture backbone said out loud."""
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
 import pytest
 
-from edithf.cli import main, parse_command
+from edithf.cli import VERBS, main, parse_command
 
 # every command that takes a scorer, with the other arguments it needs to parse
 SCORER_COMMANDS = [
@@ -17,6 +21,7 @@ SCORER_COMMANDS = [
     ("pairs", ["self", "--generations", "g.parquet", "--out", "p.parquet"]),
     ("pairs", ["global", "ds", "--out", "p.parquet"]),
     ("dpo", ["evaluate", "--pipeline", "tiny:flux_kontext"]),
+    ("serve", ["--port", "0"]),
 ]
 
 
@@ -25,6 +30,63 @@ def test_every_scorer_option_is_scorer_with_the_model_alias(verb, rest):
     for flag in ("--scorer", "--model"):
         _, args = parse_command(verb, [*rest, flag, "edithf:runs/x/best"])
         assert args.scorer == "edithf:runs/x/best" and not hasattr(args, "model")
+
+
+def test_serve_requires_a_scorer(capsys):
+    with pytest.raises(SystemExit):
+        parse_command("serve", ["--port", "0"])
+    assert "--scorer/--model" in capsys.readouterr().err
+
+
+def test_our_warnings_are_one_line_notes_while_a_command_runs(demo_dataset, tmp_path, capsys):
+    import warnings
+
+    import pandas as pd
+
+    edits = pd.read_parquet(demo_dataset / "edits.parquet")
+    edits[["edit_id"]].assign(quality=1.0, alignment=float("nan"), preservation=2.0).head(20).to_parquet(
+        tmp_path / "preds.parquet")
+    before = warnings.showwarning
+    assert main(["leaderboard", str(demo_dataset), "--predictions", str(tmp_path / "preds.parquet"),
+                 "--bootstrap", "0"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"edithf leaderboard: note: {len(edits) - 20} of {len(edits)} edits have no prediction" in err[0]
+    assert len(err) == 2 and ".py:" not in "\n".join(err)  # no source path, no source line
+    assert warnings.showwarning is before  # restored after the command
+
+
+def test_example_configs_are_found_from_a_scratch_folder(tmp_path, monkeypatch):
+    from edithf.config import ConfigError, load_config
+    from edithf.training.train_config import TrainConfig
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(RuntimeWarning, match="using the example config .*configs/train_demo.yaml"):
+        cfg = load_config(TrainConfig, "configs/train_demo.yaml")
+    assert cfg.output_dir == "runs/demo"  # relative paths in it stay relative to the folder run in
+    for missing in ("configs/nope.yaml", "train_demo.yaml"):
+        with pytest.raises(ConfigError, match="config file not found"):
+            load_config(TrainConfig, missing)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "train_demo.yaml").write_text("output_dir: runs/mine\n")
+    assert load_config(TrainConfig, "configs/train_demo.yaml").output_dir == "runs/mine"  # the folder's own first
+
+
+def config_commands() -> list[tuple[str, list[str]]]:
+    """The `edithf VERB ...` lines of the configs' header comments (placeholders `...` skipped)."""
+    found = []
+    for config in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")):
+        for line in config.read_text().splitlines():
+            match = re.match(r"#\s{2,}.*?\bedithf(?:\.cli)? (\S+)(.*?)(?:\s+#.*)?$", line)
+            if match and "..." not in line:
+                found.append((match[1], shlex.split(match[2])))
+    return found
+
+
+@pytest.mark.parametrize("verb, rest", config_commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_commands_in_config_comments_are_spelled_as_today(verb, rest):
+    assert verb in VERBS
+    module, _ = parse_command(verb, rest)
+    assert getattr(module, "normalize_argv", list)(rest) == rest  # no older spelling (`edithf dpo CONFIG`)
 
 
 def test_dpo_subcommands_and_the_older_spelling(tmp_path, capsys):

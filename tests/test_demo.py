@@ -170,7 +170,7 @@ def test_command_builds_and_rejects_bad_sizes(tmp_path, capsys):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     assert main(["demo", "build", str(tmp_path / "mine"), "--groups", "1"]) == 1
-    assert "is not a demo build" in capsys.readouterr().err
+    assert "already holds files that EditHF did not write" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 

@@ -123,6 +123,22 @@ def test_config_checks():
         EditHFModel.from_config(EditHFConfig(backbone="tiny:qwen2_vl", lora_targets=r".*language_model.*q_proj"))
 
 
+def test_each_lora_target_item_must_match_a_module():
+    from edithf.config import ConfigError
+    from edithf.models.edithf_config import DEFAULT_LORA_TARGETS
+    from edithf.models.lora import regex_alternatives
+
+    assert regex_alternatives(r"a|(b|c)\|d|[|x]|e") == ["a", r"(b|c)\|d", "[|x]", "e"]
+    assert len(regex_alternatives(DEFAULT_LORA_TARGETS)) == 2  # the vision side | the language model
+    typo = DEFAULT_LORA_TARGETS + r"|.*languag_model\..*\.q_proj"
+    with pytest.raises(ConfigError, match=r"lora_targets \['\.\*languag_model.*match no module of the backbone"):
+        EditHFModel.from_config(EditHFConfig(backbone="tiny:qwen2_vl", lora_targets=typo))
+    with pytest.raises(ConfigError, match=r"lora_targets \['q_projj'\] match no module of the backbone"):
+        EditHFModel.from_config(EditHFConfig(backbone="tiny:qwen2_vl", lora_targets=["q_proj", "qkv", "q_projj"]))
+    model = EditHFModel.from_config(EditHFConfig(backbone="tiny:qwen2_vl", lora_targets=["q_proj", "qkv"]))
+    assert model.parameter_groups()["lora"]  # peft's list form: names and dotted suffixes
+
+
 def _huge_png_header(path, side=20000):
     """A PNG whose header claims side x side pixels; only the header is read before refusing it."""
     import io

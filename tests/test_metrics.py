@@ -303,6 +303,13 @@ def test_metrics_command(tmp_path, capsys):
     assert "group_srcc" in capsys.readouterr().out
     assert main(["metrics", str(tmp_path), str(tmp_path / "preds.csv"), "--split", "val"]) == 1
     assert "no edits in split 'val'" in capsys.readouterr().err
+    preds.assign(alignment=np.nan).to_csv(tmp_path / "no_alignment.csv", index=False)  # e.g. classic
+    assert main(["metrics", str(tmp_path), str(tmp_path / "no_alignment.csv"), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # strict JSON: a metric not computed is null, not NaN
+    assert out["srcc_alignment"] is None and out["srcc_quality"] == pytest.approx(expected["srcc_quality"])
+    assert main(["metrics", str(tmp_path), str(tmp_path / "no_alignment.csv")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("alignment"))
+    assert "n/a" in row and "nan" not in row.lower()
 
 
 def test_demo_benchmark_with_its_own_mos_as_predictions(demo_dataset):

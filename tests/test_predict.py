@@ -166,9 +166,17 @@ def test_commands_score_predict_scorers(dataset, tmp_path, capsys):
                  "--batch-size", "7", "--no-progress"]) == 0
     assert len(pd.read_parquet(tmp_path / "p.parquet")) == len(edits)
     capsys.readouterr()
+    assert main(["predict", str(dataset), "--scorer", "psnr", "--out", str(tmp_path / "psnr.parquet"),
+                 "--no-progress"]) == 0
+    assert "quality n/a (not judged), alignment n/a (not judged), preservation " in capsys.readouterr().out
     assert main(["scorers", "--json"]) == 0
     names = {row["name"] for row in json.loads(capsys.readouterr().out)}
     assert {"dummy", "classic", "psnr", "ssim", "ms_ssim", "vif", "gmsd", "nr_stats"} <= names
+    assert main(["scorers"]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert lines["name"][1:3] == ["judges", "reads"]  # what each scorer judges and whether it reads the prompt
+    assert lines["classic"][1:3] == ["quality,preservation", "no"]
+    assert lines["psnr"][1:3] == ["preservation", "no"] and lines["edithf:<path>"][2] == "yes"
     assert main(["score", "--model", "dummy", "--source", str(tmp_path / "missing.png"), "--edited", str(ed),
                  "--prompt", "tint"]) == 1
     assert "missing.png" in capsys.readouterr().err

@@ -85,6 +85,41 @@ def test_best_of_n_picks_the_maximum(images):
         best_of_n_batch(reward, [src], [[]], ["tint"])
 
 
+class NaNAt(DummyEvaluator):
+    """The dummy scorer, with every dimension n/a (NaN) for the candidates at `positions` of
+    each batch: a score the scorer could not compute."""
+
+    def __init__(self, positions):
+        super().__init__()
+        self.positions = set(positions)
+
+    def _score_batch(self, sources, edited, prompts):
+        out = super()._score_batch(sources, edited, prompts)
+        return {k: [math.nan if i in self.positions else v for i, v in enumerate(vals)] for k, vals in out.items()}
+
+
+def test_best_of_n_never_picks_a_candidate_without_a_score(images):
+    src, edits = images
+    plain = EditReward("dummy")
+    best = int(np.argmax([plain([src], [e], ["tint"]).reward[0] for e in edits]))
+    others = [i for i in range(4) if i != best]
+    index, scores = best_of_n(EditReward(NaNAt([others[0]])), src, list(edits), "tint")
+    assert np.isnan(scores["overall"][others[0]]) and index == best  # a NaN first would stop a plain argmax
+    index, _ = best_of_n(EditReward(NaNAt([best])), src, list(edits), "tint")
+    assert index == max(others, key=lambda i: plain([src], [edits[i]], ["tint"]).reward[0])
+    picks, table = best_of_n_batch(EditReward(NaNAt([best])), [src], [list(edits)], ["tint"])
+    assert picks == [index] and table["overall"].isna().sum() == 1
+
+
+def test_best_of_n_without_any_score_picks_nothing(images):
+    src, edits = images
+    none = EditReward(NaNAt(range(4)))
+    index, scores = best_of_n(none, src, list(edits), "tint")
+    assert index is None and scores["overall"].isna().all()
+    picks, _ = best_of_n_batch(none, [src, src], [list(edits[:2]), list(edits[:2])], ["tint", "tint"])
+    assert picks == [None, None]
+
+
 def brute_force_keep(edits: pd.DataFrame, threshold=None, top_percent=None, per="task") -> set:
     kept = set(edits["edit_id"])
     if threshold is not None:
@@ -136,5 +171,9 @@ def test_reward_commands(dataset, tmp_path, capsys, images):
                  "--scorer", "dummy"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["best"] == paths[out["best_index"]] and len(out["scores"]) == 4
+    assert main(["reward", "best-of-n", *paths, "--source", str(tmp_path / "src.png"), "--prompt", "tint",
+                 "--scorer", "classic"]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert all(row["alignment"] is None for row in out["scores"])  # not judged: null, never NaN
     assert main(["reward", "curate", str(dataset), str(tmp_path / "cur"), "--scorer", "dummy", "--threshold", "30"]) == 0
     assert json.loads(capsys.readouterr().out)["threshold"] == 30.0

@@ -457,3 +457,28 @@ def test_ranking_leaves_a_dimension_the_scorer_cannot_judge_unranked():
     assert pairs.loc[("b", "c", "quality"), "preferred"] == "tie"
     assert pairs.loc[("b", "a", "overall"), "preferred"] == "b"
     assert pd.isna(pairs.loc[("b", "c", "alignment"), "preferred"])
+
+
+def test_run_scorer_card_shows_its_caveats_before_the_scorer_is_built(tmp_path):
+    """An `edithf:<run>` card reads the run's edithf_config.json (no torch, no weights): a tiny
+    fixture backbone's caveat is there from the first view, not only once the scorer was built."""
+    from edithf.evaluators.edithf_scorer import tiny_backbone_caveat
+    from studio.tabs.common import card_for
+
+    best = tmp_path / "tiny-run" / "best"
+    best.mkdir(parents=True)
+    (best / "edithf_config.json").write_text(json.dumps({"backbone": "tiny:qwen2_vl@demo",
+                                                         "dimensions": ["quality", "preservation"]}))
+    card = card_for(f"edithf:{best}")
+    assert f"caveat: {tiny_backbone_caveat('tiny:qwen2_vl@demo')}" in card
+    assert "not available: alignment" in card  # the run's own dimensions, not the registry's
+    assert "caveat:" in card_for("edithf:tiny:internvl")
+    (best / "edithf_config.json").write_text(json.dumps({"backbone": "Qwen/Qwen2-VL-2B-Instruct"}))
+    assert "caveat:" not in card_for(f"edithf:{best}")
+    assert "caveat:" not in card_for("edithf:ORG/some-hub-model")  # not a folder here: the registry's card
+
+
+def test_python_app_py_help_prints_the_options_instead_of_starting_a_server():
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, timeout=60, cwd=root)
+    assert out.returncode == 0 and "--runs-dir" in out.stdout, out.stderr[-2000:]

@@ -149,17 +149,44 @@ def test_score_upload_card_and_bad_input(page, app_url, demo_dataset, tmp_path):
     expect(page.locator("#score-run")).to_be_enabled()  # the app keeps working
 
 
+def test_score_result_goes_when_the_scorer_changes(page, app_url, demo_dataset):
+    """The numbers shown are those of the scorer named beside them: picking another scorer
+    empties the result (its card changes at once) until Score is pressed again."""
+    from edithf.data.dataset import load_dataset
+
+    row = load_dataset(demo_dataset).edits.iloc[0]
+    open_tab(page, app_url, "score")
+    pick(page, "score-pick", row["group_id"])
+    expect(page.locator("#score-prompt textarea")).not_to_have_value("")
+    pick(page, "score-scorer", "dummy")
+    page.locator("#score-run").click()
+    table = page.locator("#score-table")
+    expect(page.locator("#score-overall")).to_contain_text("scorer dummy")
+    expect(table).to_contain_text("preservation")
+    expect(table).not_to_contain_text("level")  # dummy gives no level words: no empty column
+    other = partial_scorer()
+    pick(page, "score-scorer", other)
+    expect(page.locator("#score-card")).to_contain_text(f"Scorer card · {other}")
+    expect(page.locator("#score-overall")).not_to_contain_text("overall")
+    expect(table).not_to_contain_text("preservation")  # no dummy numbers beside the other card
+    page.locator("#score-run").click()
+    expect(page.locator("#score-overall")).to_contain_text(f"scorer {other}", timeout=120_000)
+
+
 def test_scorer_dropdown_offers_evaluator_runs_not_dpo_runs(page, studio):
     demo, url = studio
     runs = demo.studio_context.settings.runs_dir
     for name, marker in (("evaluator-run", "edithf_config.json"), ("dpo-run", "adapter_config.json")):
         (runs / name / "best").mkdir(parents=True, exist_ok=True)
-        (runs / name / "best" / marker).write_text("{}")
+        (runs / name / "best" / marker).write_text('{"backbone": "tiny:qwen2_vl"}')
     open_tab(page, url, "score")
     options = dropdown_options(page, "score-scorer")
     assert any("evaluator-run" in o for o in options), options
     assert not any("dpo-run" in o for o in options), options
     expect(page.locator("#studio-banner")).not_to_contain_text("No trained evaluator")
+    open_tab(page, url, "dataset")  # the run's card, before anything built it: its caveat is there
+    pick(page, "dataset-scorer", "evaluator-run")
+    expect(page.locator("#dataset-pred-note")).to_contain_text("caveat: tiny fixture backbone tiny:qwen2_vl")
 
 
 def test_compare_ranks_a_demo_group(page, app_url, demo_dataset):
@@ -178,6 +205,27 @@ def test_compare_ranks_a_demo_group(page, app_url, demo_dataset):
         expect(page.locator("#compare-note")).to_contain_text("not read the prompt")
     expect(page.locator("#compare-gallery img")).to_have_count(8)  # every edit of the group
     shot(page, "compare")
+
+
+def test_compare_ranking_goes_when_another_group_is_picked(page, app_url, demo_dataset):
+    """The ranking, gallery and pairs shown belong to the group above them: picking another
+    group empties them (no old edits under the new source) until Rank is pressed again."""
+    from edithf.data.dataset import load_dataset
+
+    groups = list(load_dataset(demo_dataset).edits["group_id"].unique()[:2])
+    open_tab(page, app_url, "compare")
+    pick(page, "compare-group", groups[0])
+    expect(page.locator("#compare-edits")).to_contain_text(groups[0])  # the group's edits are in
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-table")).to_contain_text("best of N")
+    expect(page.locator("#compare-gallery img")).to_have_count(8)
+    pick(page, "compare-group", groups[1])
+    expect(page.locator("#compare-edits")).to_contain_text(groups[1])
+    expect(page.locator("#compare-table")).not_to_contain_text("best of N")
+    expect(page.locator("#compare-gallery img")).to_have_count(0)
+    expect(page.locator("#compare-pairs")).not_to_contain_text("faithful")  # headers only, no old pairs
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-gallery img").first).to_have_attribute("src", re.compile(groups[1]))
 
 
 def test_compare_reports_a_non_image_upload_at_once(page, app_url, tmp_path):

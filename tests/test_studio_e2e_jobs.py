@@ -72,6 +72,8 @@ def test_training_jobs_queue_stop_and_refusals(page, fake_jobs, tmp_path):
     page.locator("#train-launch").click()
     expect(page.locator("#train-message")).to_contain_text("started")
     expect(page.locator("#train-logs textarea")).to_have_value(re.compile("step \\d+ loss"))
+    expect(page.locator("#train-plot .legendtext", has_text="SRCC quality")).to_have_count(1)  # an evaluation logged
+    shot(page, "train")  # the form, its YAML, the message and the plot all of this one job
     page.locator("#train-launch").click()  # the same folder while that job runs
     error_toast(page, "already writes into")
     field(page, "output_dir").fill("run2")
@@ -83,7 +85,6 @@ def test_training_jobs_queue_stop_and_refusals(page, fake_jobs, tmp_path):
     pick(page, "train-job", "run (")
     expect(page.locator("#train-progress")).to_contain_text(re.compile(r"job #\d+ · running"))
     expect(page.locator("#train-plot .js-plotly-plot")).to_be_visible()
-    shot(page, "train")
     page.locator("#train-stop").click()
     expect(page.locator("#train-progress")).to_contain_text("stopped")
     assert not (tmp_path / "outside").exists()

@@ -287,6 +287,19 @@ def test_read_paths_are_checked_and_hub_ids_pass(paths, tmp_path):
             paths.read(name, value)
 
 
+def test_a_refused_read_path_lists_each_allowed_folder_once(tmp_path):
+    from edithf.config import ConfigError
+    from studio.launch_checks import CONFIGS_DIR, RunPaths
+
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    paths = RunPaths(runs, [data, runs, data / "demo", CONFIGS_DIR])  # as the studio's roots overlap
+    with pytest.raises(ConfigError) as refused:
+        paths.read("pairs", "/etc/pairs.parquet")
+    listed = str(refused.value).split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert listed == [str(runs.resolve()), str(data.resolve()), str(CONFIGS_DIR)]
+    assert "EDITHF_DATA_ROOTS" in str(refused.value)  # how to add a folder
+
+
 def test_metrics_plot_gives_each_quantity_its_own_axis():
     from studio.tabs.jobs_panel import metrics_figure
 
@@ -308,6 +321,16 @@ def test_metrics_plot_gives_each_quantity_its_own_axis():
     names = {t.name for t in fig.data}
     assert {"dpo loss", "implicit accuracy", "reward margin", "lr"} <= names
     assert any(abs(shape.y0 - 0.693147) < 1e-5 for shape in fig.layout.shapes)  # the log 2 line
+
+
+def test_metrics_plot_marks_each_empty_panel_in_that_panel():
+    """Only the loss logged so far: 'not logged yet' sits in the eval and learning-rate panels,
+    not stacked over the loss curve."""
+    from studio.tabs.jobs_panel import metrics_figure
+
+    fig = metrics_figure([{"step": s, "train/loss": 1.0 / s, "progress": s / 10} for s in range(1, 6)])
+    marks = [(a.xref, a.yref) for a in fig.layout.annotations if a.text == "not logged yet"]
+    assert marks == [("x2 domain", "y2 domain"), ("x3 domain", "y3 domain")]
 
 
 def test_pairs_are_built_from_the_dpo_tab(demo_dataset, tmp_path):

@@ -19,7 +19,7 @@ def run(args) -> int:
     from edithf.data.dataset import load_dataset
     from edithf.data.schema import DIMENSIONS
     from edithf.metrics import evaluate_predictions, metrics_table
-    from edithf.utils.io import read_table
+    from edithf.utils.io import json_safe, read_table
 
     dataset = load_dataset(args.dataset, check_images=False)
     predictions = read_table(args.predictions)
@@ -28,10 +28,10 @@ def run(args) -> int:
         warnings.simplefilter("always", RuntimeWarning)
         results = evaluate_predictions(dataset, predictions, split=args.split, dimensions=dims)
     notes = sorted({str(w.message) for w in caught})
-    if args.format == "json":
-        print(json.dumps({**results, "notes": notes}, indent=1, default=float))
+    if args.format == "json":  # a metric that cannot be computed is null, never NaN (invalid JSON)
+        print(json.dumps(json_safe({**results, "notes": notes}), indent=1, default=float, allow_nan=False))
     else:
-        print(metrics_table(results).to_string(float_format=lambda v: f"{v:.4f}"))
+        print(metrics_table(results).to_string(float_format=lambda v: f"{v:.4f}", na_rep="n/a"))
         for note in notes:
             print(f"note: {note}")
     return 0

@@ -19,6 +19,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import math
+
     from edithf.evaluators.registry import create_evaluator
     from edithf.predict import init_processes, predict_dataset, process_shard
 
@@ -32,5 +34,6 @@ def run(args) -> int:
     if rank == 0:
         means = table[["quality", "alignment", "preservation", "overall"]].mean()  # NaN: a dimension not judged
         print(f"wrote {len(table)} predictions to {args.out}" + (f" ({world} processes)" if world > 1 else "")
-              + "; means: " + ", ".join(f"{k} {v:.2f}" for k, v in means.items()))
+              + "; means: " + ", ".join(f"{k} {'n/a (not judged)' if math.isnan(v) else f'{v:.2f}'}"
+                                        for k, v in means.items()))
     return 0

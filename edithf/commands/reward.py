@@ -34,11 +34,16 @@ def run(args) -> int:
     if args.action == "best-of-n":
         from edithf.reward.selection import best_of_n
 
+        from edithf.utils.io import json_safe
+
         index, scores = best_of_n(reward, args.source, args.candidates, args.prompt)
         scores.insert(0, "candidate", args.candidates)
-        print(json.dumps({"best_index": index, "best": args.candidates[index], "scorer": args.scorer,
-                          "scores": scores.to_dict(orient="records")}, indent=2))
-        return 0
+        result = {"best_index": index, "best": None if index is None else args.candidates[index],
+                  "scorer": args.scorer, "scores": scores.to_dict(orient="records")}
+        if index is None:
+            result["note"] = f"{args.scorer} gave no candidate an overall score: there is no best to pick"
+        print(json.dumps(json_safe(result), indent=2, allow_nan=False))  # null, never NaN
+        return 0 if index is not None else 1
     from edithf.reward.selection import curate
 
     per = None if args.per.lower() == "none" else args.per

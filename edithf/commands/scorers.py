@@ -10,9 +10,10 @@ import sys
 SCORER_ENV = "EDITHF_SCORER"  # the default scorer of the commands that need a judgement
 
 
-def add_scorer_argument(parser, default: str | None = "classic", help_: str | None = None) -> None:
+def add_scorer_argument(parser, default: str | None = "classic", help_: str | None = None,
+                        required: bool = False) -> None:
     """`--scorer NAME` (alias `--model`): the judge, a registry name (`edithf scorers`)."""
-    parser.add_argument("--scorer", "--model", dest="scorer", default=default,
+    parser.add_argument("--scorer", "--model", dest="scorer", default=default, required=required,
                         help=help_ or f"the scorer (the judge): a registry name, see `edithf scorers`; default {default}")
 
 
@@ -50,11 +51,32 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(infos, indent=2))
         return 0
-    flags = ("higher_is_better", "needs_weights", "needs_gpu", "gives_levels")
-    print(f"{'name':<24} {'range':<10} " + " ".join(f"{f:<16}" for f in flags) + " description")
-    for info in infos:
-        name = info["name"] + (":<path>" if info["takes_argument"] else "")
-        lo, hi = info["score_range"]
-        cells = " ".join(f"{('yes' if info[f] else 'no'):<16}" for f in flags)
-        print(f"{name:<24} {f'{lo:g}-{hi:g}':<10} {cells} {info['description']}")
+    print(text_table(infos))
     return 0
+
+
+# (column, how it reads from the info dict): what a scorer judges first, then what it needs
+COLUMNS = (
+    ("name", lambda i: i["name"] + (":<path>" if i["takes_argument"] else "")),
+    ("judges", lambda i: ",".join(i["dimensions"])),
+    ("reads prompt", lambda i: _yes(i["reads_prompt"])),
+    ("range", lambda i: f"{i['score_range'][0]:g}-{i['score_range'][1]:g}"),
+    ("higher better", lambda i: _yes(i["higher_is_better"])),
+    ("needs weights", lambda i: _yes(i["needs_weights"])),
+    ("needs gpu", lambda i: _yes(i["needs_gpu"])),
+    ("levels", lambda i: _yes(i["gives_levels"])),
+    ("description", lambda i: i["description"]),
+)
+
+
+def _yes(flag) -> str:
+    return "yes" if flag else "no"
+
+
+def text_table(infos: list[dict]) -> str:
+    """One line per scorer, columns as wide as their widest cell (the description is last, unpadded)."""
+    cells = [[read(info) for _, read in COLUMNS] for info in infos]
+    heads = [head for head, _ in COLUMNS]
+    widths = [max(len(row[c]) for row in [heads, *cells]) for c in range(len(heads) - 1)]
+    return "\n".join(" ".join([*(v.ljust(w) for v, w in zip(row, widths)), row[-1]]).rstrip()
+                     for row in [heads, *cells])

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from edithf.commands.score import add_weights_argument, parse_weights
+from edithf.commands.scorers import add_scorer_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--scorer", "--model", dest="scorer", required=True,
-                        help="scorer name (see `edithf scorers`), e.g. edithf:runs/x/best or dummy")
+    add_scorer_argument(parser, default=None, required=True, help_="the scorer whose reward is served, a "
+                        "registry name (`edithf scorers`), e.g. edithf:runs/x/best or dummy")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; default localhost only")
     parser.add_argument("--port", type=int, default=8321, help="port (0 = any free port, printed)")
     parser.add_argument("--max-batch", type=int, default=32, help="most edits scored in one scorer call")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edithf.data.dataset import check_output, load_dataset
 from edithf.data.report import render_report
 from edithf.data.schema import DIMENSIONS, LEVELS, SCORE_RANGE, SPLITS
 from edithf.data.validate import index_of
@@ -460,8 +461,6 @@ def process_folder(raw_dir, out_dir, **params) -> dict:
     `agreement.parquet`, `report.json` and a readable `report.md`. Returns the report.
     `out_dir` must not be or contain `raw_dir`, and an existing one is replaced only if EditHF
     wrote it (`edithf.data.dataset.check_output`)."""
-    from edithf.data.dataset import check_output, load_dataset
-
     check_output(out_dir, raw_dir)
     processed, report, agreement = _process(load_dataset(raw_dir), **params)
     extra = {"report.json": json.dumps(report, indent=2, default=_json_default) + "\n",

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from edithf.demo.edits import DEMO_TASKS, from_uint8, to_uint8
-from edithf.demo.editors import DEMO_MODELS, true_scores
-from edithf.demo.panel import make_panel, panel_table, simulate_rankings, simulate_ratings
+from edithf import __version__
 from edithf.data.schema import DIMENSIONS
+from edithf.demo.editors import DEMO_MODELS, true_scores
+from edithf.demo.edits import DEMO_TASKS, from_uint8, to_uint8
+from edithf.demo.panel import make_panel, panel_table, simulate_rankings, simulate_ratings
 from edithf.utils.io import atomic_dir, write_table
 
 __all__ = ["build_demo", "ensure_demo", "build_raw_demo", "demo_photos", "summary", "default_demo_dir",
@@ -265,10 +266,12 @@ def build_demo(out, seed: int = 0, n_groups: int | None = None, progress: Progre
     it goes (the studio shows it).
     """
     from edithf.data.annotations import process_folder
+    from edithf.data.dataset import check_output
 
     progress = progress or (lambda fraction, message: None)
     out = Path(out)
-    _refuse_to_replace(out)
+    if not _is_demo(out):  # an earlier demo (even one older than the output marker) may be rebuilt
+        check_output(out)  # building replaces `out` as a whole: else only a new, empty or EditHF-written one
     start = time.perf_counter()
     with atomic_dir(out) as tmp, _scratch(out) as raw:
         build_raw_demo(raw, seed=seed, n_groups=n_groups, size=size, progress=progress)
@@ -277,20 +280,6 @@ def build_demo(out, seed: int = 0, n_groups: int | None = None, progress: Progre
         shutil.copy2(raw / "truth.parquet", tmp / "truth.parquet")
     progress(1.0, f"demo built in {time.perf_counter() - start:.1f} s")
     return out
-
-
-def _refuse_to_replace(out: Path) -> None:
-    """Building replaces `out` as a whole: only an empty folder or an earlier demo may go."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file; give a folder path for the demo")
-    if out.is_dir() and any(out.iterdir()):
-        try:
-            is_demo = json.loads((out / "dataset.json").read_text()).get("name") == DEMO_NAME
-        except (OSError, ValueError):
-            is_demo = False
-        if not is_demo:
-            raise ValueError(f"{out} already holds files and is not a demo build; building would replace "
-                             "it, so give a new or empty folder (or delete it first)")
 
 
 @contextlib.contextmanager
@@ -303,8 +292,6 @@ def _scratch(beside: Path):
 
 
 def default_demo_dir() -> Path:
-    from edithf import __version__
-
     env = os.environ.get("EDITHF_DEMO_DIR")
     if env:
         return Path(env)
@@ -325,13 +312,22 @@ def ensure_demo(cache_dir=None, progress: Progress | None = None) -> Path:
     return path
 
 
-def _is_current(path: Path) -> bool:
-    """A complete demo of this DEMO_VERSION (an older build is rebuilt, not reused)."""
+def _demo_meta(path: Path) -> dict:
+    """The dataset.json of a demo build at `path`, or {} when there is none."""
     try:
         meta = json.loads((path / "dataset.json").read_text())
     except (OSError, ValueError):
-        return False
-    return meta.get("version") == DEMO_VERSION and (path / "edits.parquet").exists()
+        return {}
+    return meta if isinstance(meta, dict) and meta.get("name") == DEMO_NAME else {}
+
+
+def _is_demo(path: Path) -> bool:
+    return bool(_demo_meta(path))
+
+
+def _is_current(path: Path) -> bool:
+    """A complete demo of this DEMO_VERSION (an older build is rebuilt, not reused)."""
+    return _demo_meta(path).get("version") == DEMO_VERSION and (path / "edits.parquet").exists()
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
+from scipy.ndimage import gaussian_filter
 
 from edithf.demo.edits import DEMO_TASKS, Array, from_uint8, luma, to_uint8
 
@@ -120,8 +121,6 @@ def clipped_fraction(img: Array) -> float:
 
 def detail(img: Array) -> float:
     """High-frequency energy: too little is blur, too much is noise or over-sharpening."""
-    from scipy.ndimage import gaussian_filter
-
     return _rms(img - gaussian_filter(img, (1.0, 1.0, 0.0)))
 
 

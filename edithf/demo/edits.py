@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy.ndimage import binary_dilation, gaussian_filter, shift
 
 Array = np.ndarray
 
@@ -98,15 +99,11 @@ def half_mask(shape, rng: np.random.Generator) -> Array:
 
 
 def soften(mask: Array, sigma: float = 1.5) -> Array:
-    from scipy.ndimage import gaussian_filter
-
     return np.clip(gaussian_filter(mask.astype(np.float32), sigma), 0, 1)
 
 
 def shift_mask(mask: Array, rng: np.random.Generator) -> Array:
     """The mask moved by most of its own size towards the image centre (a misplaced edit)."""
-    from scipy.ndimage import shift
-
     h, w = mask.shape
     ys, xs = np.nonzero(mask > 0.5)
     if len(ys) == 0:
@@ -287,7 +284,6 @@ class ObjectRemoval(Task):
     @staticmethod
     def fill(photo: Array, mask: Array) -> dict:
         """The photo with the (slightly grown) region inpainted, and the soft mask of the hole."""
-        from scipy.ndimage import binary_dilation
         from skimage.restoration import inpaint_biharmonic
 
         hole = binary_dilation(mask > 0.2, iterations=2)
@@ -365,8 +361,6 @@ class Deblur(Task):
     def _render(self, src, params, strength):
         # unsharp masking written out: skimage's unsharp_mask (0.26, per-channel slices) gave
         # sporadic NaNs here
-        from scipy.ndimage import gaussian_filter
-
         blurred = gaussian_filter(src.astype(np.float64), (2.0, 2.0, 0.0), mode="reflect")
         return np.clip(src + 2.2 * strength * (src - blurred), 0, 1).astype(np.float32)
 

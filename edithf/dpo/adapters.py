@@ -49,18 +49,6 @@ def sample_in_range(u: torch.Tensor, t_range: tuple[float, float]) -> torch.Tens
     return lo + (hi - lo) * u
 
 
-def check_lora_targets(module: torch.nn.Module, targets, what: str) -> None:
-    """Every LoRA target must match a module (by name or dotted suffix, as peft matches them):
-    a target that matches nothing would silently leave those layers untrained."""
-    names = [n for n, _ in module.named_modules() if n]
-    missing = [t for t in targets if not any(n == t or n.endswith(f".{t}") for n in names)]
-    if missing:
-        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in module.named_modules()
-                         if isinstance(m, torch.nn.Linear)})
-        raise ConfigError(f"lora_targets {missing} match no module of the {what}; its linear layers are "
-                          f"named {leaves[:20]}")
-
-
 def _pad_dim1(x: torch.Tensor, length: int) -> torch.Tensor:
     """Right-pad dimension 1 with zeros up to `length`."""
     return torch.cat([x, x.new_zeros(x.shape[0], length - x.shape[1], *x.shape[2:])], dim=1)

@@ -133,7 +133,8 @@ class DPOTrainer:
         from accelerate.utils import set_seed
         from peft import LoraConfig
 
-        from edithf.dpo.adapters import check_lora_targets, load_pipeline, make_adapter
+        from edithf.dpo.adapters import load_pipeline, make_adapter
+        from edithf.models.lora import check_lora_targets
 
         cfg = self.cfg
         weight_dtype = DTYPES.get(cfg.mixed_precision, torch.float32)

@@ -119,20 +119,26 @@ def add_lora(model, cfg):
     peft initialises every lora_B to zero, so the wrapped model starts equal to the base."""
     from peft import LoraConfig, get_peft_model
 
+    from edithf.models.lora import quiet_peft
+
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.lora_targets, bias="none")
     _check_targets(model, cfg.lora_targets)
-    return get_peft_model(model, lora)
+    with quiet_peft():
+        return get_peft_model(model, lora)
 
 
-def _check_targets(model, pattern: str) -> None:
-    import re
+def _check_targets(model, targets) -> None:
+    """Each item of the targets matches a module, and together they reach linear layers of both
+    the vision side and the language model (LoRA on one side only is not the paper's recipe)."""
+    from edithf.models.lora import check_lora_targets, matches_targets
 
-    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and re.fullmatch(pattern, n)]
+    check_lora_targets(model, targets, f"backbone ({type(model).__name__})")
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and matches_targets(n, targets)]
     vision = [n for n in names if "language_model" not in n]
     language = [n for n in names if "language_model" in n]
     if not vision or not language:
-        raise ValueError(f"lora_targets {pattern!r} matched {len(vision)} vision and {len(language)} language "
+        raise ValueError(f"lora_targets {targets!r} matched {len(vision)} vision and {len(language)} language "
                          "linear layers; it must match both (full module names, peft fullmatch)")
 
 

@@ -64,8 +64,9 @@ class EditHFConfig:
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)", "group": "lora"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout", "group": "lora"})
     lora_targets: str = field(default=DEFAULT_LORA_TARGETS, metadata={
-        "help": "regex over full module names (peft fullmatch) of the linear layers that get LoRA; "
-        "the default covers the vision tower, the projector and the language model", "group": "lora"})
+        "help": "regex over full module names (peft fullmatch) of the linear layers that get LoRA, or "
+        "a list of module names as peft takes them; each top-level alternative (list item) must match a "
+        "module; the default covers the vision tower, the projector and the language model", "group": "lora"})
     score_range: list[float] = field(default_factory=lambda: list(SCORE_RANGE), metadata={
         "help": "range of the human scores; the model predicts (score - lo) / (hi - lo)", "group": "head"})
     level_ranges: list[list[float]] = field(default_factory=list, metadata={

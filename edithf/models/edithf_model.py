@@ -111,13 +111,16 @@ class EditHFModel(nn.Module):
         from peft import PeftModel
         from safetensors.torch import load_file
 
+        from edithf.models.lora import quiet_peft
+
         folder = backbones.resolve_folder(path, CONFIG_NAME)
         cfg = _read_config(folder / CONFIG_NAME)
         base, processor, family = backbones.load_backbone(cfg)
         tiny = folder / TINY_WEIGHTS
         if tiny.exists():  # the random base weights of a tiny:* backbone, exactly as trained
             base.load_state_dict(load_file(str(tiny)), strict=True)
-        peft_model = PeftModel.from_pretrained(base, str(folder / ADAPTER_DIR), is_trainable=True)
+        with quiet_peft():
+            peft_model = PeftModel.from_pretrained(base, str(folder / ADAPTER_DIR), is_trainable=True)
         model = cls(cfg, peft_model, processor, family)
         model.head.load_state_dict(load_file(str(folder / HEAD_NAME)), strict=True)
         return model.to(backbones.pick_device(device))

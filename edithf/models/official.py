@@ -31,6 +31,7 @@ from torch import nn
 
 from edithf.data.schema import DIMENSIONS
 from edithf.models import backbones, families
+from edithf.models.edithf_config import EditHFConfig
 
 # our dimension name -> the published folder name and the aspect named in its prompt
 FOLDERS = {"quality": "visual", "alignment": "alignment", "preservation": "preservation"}
@@ -70,8 +71,6 @@ class OfficialEditHF(nn.Module):
     def __init__(self, path: str, *, backbone: str = DEFAULT_BACKBONE, image_size: int = 448,
                  tiny_seed: int = 0, device: str | None = "auto", dtype: str = "auto"):
         super().__init__()
-        from edithf.models.edithf_config import EditHFConfig
-
         folder = backbones.resolve_folder(path, "visual")
         self.cfg = EditHFConfig(backbone=backbone, tiny_seed=tiny_seed, image_size=image_size, dtype=dtype)
         base, self.processor, family = backbones.load_backbone(self.cfg)
@@ -97,6 +96,8 @@ class OfficialEditHF(nn.Module):
     def _load_part(self, folder: Path, part: str, name: str, scratch: Path) -> None:
         from peft import PeftModel
 
+        from edithf.models.lora import quiet_peft
+
         inner = self.base.model
         module = getattr(inner, part)
         for i, dim in enumerate(self.dimensions):
@@ -106,7 +107,8 @@ class OfficialEditHF(nn.Module):
             adapter = convert_remote_adapter(adapter, part, scratch / dim / name)
             try:
                 if i == 0:
-                    module = PeftModel.from_pretrained(module, str(adapter), adapter_name=dim)
+                    with quiet_peft():
+                        module = PeftModel.from_pretrained(module, str(adapter), adapter_name=dim)
                 else:
                     module.load_adapter(str(adapter), adapter_name=dim)
             except ValueError as exc:  # peft: target modules not found in the base model

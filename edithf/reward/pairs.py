@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edithf.data.dataset import load_dataset
 from edithf.data.schema import DIMENSIONS, normalize_weights, overall_score
 from edithf.dpo.pairs_data import PREFERENCE_COLUMNS
+from edithf.reward.reward import as_reward
 from edithf.utils.io import read_table, write_table
 
 GENERATION_COLUMNS = ("instruction_id", "task", "prompt", "source", "seed", "edited", "model")
@@ -103,8 +105,6 @@ def _weighted(frame: pd.DataFrame, prefix: str, weights: dict) -> pd.Series:
 def _global_edits(dataset_dir, split: str | None, allow_test: bool):
     """The dataset's edits of `split` ("all" or None = every split) with absolute image paths,
     refusing the test split unless asked."""
-    from edithf.data.dataset import load_dataset
-
     ds = load_dataset(dataset_dir)
     split = None if split in (None, "all") else split
     has_split = "split" in ds.edits
@@ -154,8 +154,6 @@ def _low_groups(best: pd.DataFrame, best_mos: np.ndarray, candidates: np.ndarray
     low_scorer = np.zeros_like(candidates)
     judged_by = None
     if unjudged.any() and scorer is not None:
-        from edithf.reward.reward import as_reward
-
         reward = as_reward(scorer, weights=w, batch_size=batch_size)
         chosen = best[unjudged]
         scores = judged_overall(reward(chosen["source"].tolist(), chosen["edited"].tolist(),
@@ -223,8 +221,6 @@ def self_pairs(generations, scorer, out_path=None, *, weights=EQUAL_WEIGHTS, ove
                min_score: float | None = DEFAULT_MIN_SCORE, keep_fraction: float = DEFAULT_KEEP_FRACTION,
                batch_size: int = 8) -> pd.DataFrame:
     """Score N seeds per instruction with `scorer`, then `pairs_from_scores`."""
-    from edithf.reward.reward import as_reward
-
     table = read_generations(generations)
     reward = as_reward(scorer, batch_size=batch_size)
     scores = reward(table["source"].tolist(), table["edited"].tolist(), table["prompt"].tolist()).scores

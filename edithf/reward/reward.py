@@ -24,6 +24,7 @@ from PIL import Image
 
 from edithf.data.schema import normalize_weights, overall_score
 from edithf.evaluators.base import Evaluator
+from edithf.predict import resolve_evaluator
 
 
 @dataclass
@@ -99,8 +100,6 @@ class EditReward:
     """Callable reward over (sources, edited, prompts) from any scorer."""
 
     def __init__(self, evaluator_or_name: str | Evaluator, weights=None, batch_size: int = 8, **scorer_kwargs):
-        from edithf.predict import resolve_evaluator
-
         self.evaluator = resolve_evaluator(evaluator_or_name, **scorer_kwargs)
         self.weights = normalize_weights(weights)
         self.batch_size = max(1, int(batch_size))

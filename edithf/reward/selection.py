@@ -22,18 +22,29 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from edithf.data.dataset import load_dataset
 from edithf.data.schema import DIMENSIONS
 from edithf.reward.reward import as_reward
 
 REWARD_COLUMNS = tuple(f"reward_{d}" for d in (*DIMENSIONS, "overall"))
 
 
-def best_of_n(reward, source, candidates, prompt: str) -> tuple[int, pd.DataFrame]:
-    """Index of the candidate with the highest reward, and every candidate's scores."""
+def best_scored(rewards) -> int | None:
+    """Index of the highest reward among those that are numbers (a NaN, a score the scorer could
+    not compute, is never the best), first on ties; None when no candidate has a reward."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if np.isnan(rewards).all():
+        return None
+    return int(np.nanargmax(rewards))
+
+
+def best_of_n(reward, source, candidates, prompt: str) -> tuple[int | None, pd.DataFrame]:
+    """Index of the candidate with the highest reward (None when the scorer gave no candidate an
+    overall score: nothing to pick), and every candidate's scores."""
     if len(candidates) == 0:
         raise ValueError("best_of_n needs at least one candidate image")
     out = as_reward(reward).group(source, candidates, prompt)  # source and instruction computed once
-    return int(np.argmax(out.reward)), out.scores
+    return best_scored(out.reward), out.scores
 
 
 def rank_candidates(scores: pd.DataFrame, names, dimensions=(*DIMENSIONS, "overall")) -> pd.DataFrame:
@@ -61,10 +72,11 @@ def preference_pairs(table: pd.DataFrame, margin: float = 0.0, dimensions=(*DIME
     return pd.DataFrame(rows, columns=["candidate_a", "candidate_b", "dimension", "difference", "preferred"])
 
 
-def best_of_n_batch(reward, sources, candidates: list[list], prompts: list[str]) -> tuple[list[int], pd.DataFrame]:
+def best_of_n_batch(reward, sources, candidates: list[list], prompts: list[str]) -> tuple[list[int | None], pd.DataFrame]:
     """Best-of-N for many instructions, each scored as one group. `candidates[i]` are the N_i edits
-    of `sources[i]` under `prompts[i]`. Returns the best index per instruction and a table
-    with `instruction, candidate` and the scores of every candidate."""
+    of `sources[i]` under `prompts[i]`. Returns the best index per instruction (None where no
+    candidate has an overall score) and a table with `instruction, candidate` and the scores of
+    every candidate."""
     if not (len(sources) == len(candidates) == len(prompts)):
         raise ValueError("sources, candidates and prompts differ in length: "
                          f"{len(sources)}, {len(candidates)}, {len(prompts)}")
@@ -77,8 +89,8 @@ def best_of_n_batch(reward, sources, candidates: list[list], prompts: list[str])
                       ignore_index=True)  # one shared source prefix per instruction
     table.insert(0, "instruction", owner)
     table.insert(1, "candidate", [j for c in candidates for j in range(len(c))])
-    best = table.loc[table.groupby("instruction", sort=True)["overall"].idxmax(), "candidate"]
-    return [int(b) for b in best], table
+    best = [best_scored(group["overall"]) for _, group in table.groupby("instruction", sort=True)]
+    return best, table
 
 
 def _top_percent_mask(edits: pd.DataFrame, top_percent: float, per: str | None) -> pd.Series:
@@ -116,8 +128,6 @@ def _renumber(table: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.Da
 def curate(dataset_dir, out_dir, reward_or_scorer, *, threshold=None, top_percent=None, per: str | None = "task",
            split: str | None = None, weights=None, batch_size: int = 8) -> dict:
     """Score a dataset, keep the good edits, write them (with their scores) to `out_dir`."""
-    from edithf.data.dataset import load_dataset
-
     ds = load_dataset(dataset_dir)
     if split:
         ds = ds.split(split)

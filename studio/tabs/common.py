@@ -91,6 +91,17 @@ def scorer_card(name: str, info, evaluator=None) -> str:
     return "\n".join(lines)
 
 
+def clear_on_change(triggers, result: list) -> None:
+    """When the user changes an input of a result (an image, the prompt, the scorer, a pick from
+    the dataset), the result shown was of the old inputs: it is emptied rather than left beside
+    the new inputs and the new scorer's card (a stale number is worse than none). User events
+    only (`.input`, `.upload`, ...), and unqueued, so that the emptying never lands after the
+    next result."""
+    for changed in triggers:
+        changed(lambda: [None] * len(result), None, result, api_visibility="private", show_progress="hidden",
+                queue=False)
+
+
 def scorer_dropdown(ctx, elem_id: str, label: str = "scorer") -> gr.Dropdown:
     """Registry scorers plus finished training runs; any registry name can be typed in
     (e.g. `edithf:ORG/MODEL` from the hub)."""

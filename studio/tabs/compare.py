@@ -5,15 +5,15 @@ The ranking, best-of-N and the tie-margin pairs are the library's (`edithf.rewar
 this module names the edits and draws."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import gradio as gr
 
 from edithf.data.schema import DIMENSIONS
+from edithf.reward.selection import best_of_n, preference_pairs, rank_candidates
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    NOT_AVAILABLE, ImageUpload, abs_image, card_for, check_image_files, dataset_rows, evaluator,
+    NOT_AVAILABLE, ImageUpload, abs_image, card_for, clear_on_change, check_image_files, dataset_rows, evaluator,
     refresh_scorers, report_bad_upload, require_image, require_prompt, scorer_card, scorer_dropdown,
     shown, user_errors,
 )
@@ -77,8 +77,6 @@ def ranking_note(info, scores) -> str:
 
 def compare_edits(source, prompt, files, names, scorer, margin):
     """The Rank button: (ranking, gallery, pairs, chart, before/after with the best edit, note, card)."""
-    from edithf.reward.selection import best_of_n, preference_pairs, rank_candidates
-
     source = require_image(source, "source")
     prompt = require_prompt(prompt)
     paths = [str(getattr(f, "name", f)) for f in (files or [])]
@@ -90,11 +88,7 @@ def compare_edits(source, prompt, files, names, scorer, margin):
     ev, info = evaluator(scorer)
     with user_errors("cannot score these edits"):
         best, scores = best_of_n(ev, source, paths, prompt)
-    overall = scores["overall"].astype(float).reset_index(drop=True)
-    if overall.isna().all():
-        best = None  # an n/a overall is not the best of anything
-    elif math.isnan(overall.iloc[best]):  # argmax stops at a NaN: the best of those with a score
-        best = int(overall.idxmax())
+    # best is None when no edit has an overall score: an n/a overall is not the best of anything
     ranked = rank_candidates(scores, names)
     pairs = preference_pairs(ranked, float(margin or 0))
     table = rank_table(ranked, best, names)
@@ -153,8 +147,10 @@ def build(ctx):
 
     files.upload(uploaded, files, names, api_visibility="private")
     scorer.change(card_for, scorer, card, api_visibility="private", show_progress="hidden")
-    run.click(compare_edits, [source, prompt, files, names, scorer, margin],
-              [table, gallery, pairs, plot, slider, note, card], api_name="compare")
+    result = [table, gallery, pairs, plot, slider, note]
+    clear_on_change((source.upload, source.clear, files.upload, files.clear, files.delete, prompt.input,
+                     scorer.input, margin.input, group.input), result)
+    run.click(compare_edits, [source, prompt, files, names, scorer, margin], [*result, card], api_name="compare")
     return {"group": group, "scorer": scorer}
 
 

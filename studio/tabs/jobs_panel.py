@@ -187,10 +187,11 @@ def _lr_axis(fig, row, col):
 def _mark_empty_panels(fig, panels) -> None:
     """A panel with nothing logged yet says so instead of staying blank."""
     for row, col in panels:
-        axis = fig.get_subplot(row, col).yaxis.plotly_name.replace("axis", "")
-        if not any(t.yaxis == axis for t in fig.data):
-            fig.add_annotation(text="not logged yet", x=0.5, y=0.5, xref="x domain", yref="y domain",
-                               showarrow=False, font=dict(color="gray"), row=row, col=col)
+        panel = fig.get_subplot(row, col)
+        x, y = (a.plotly_name.replace("axis", "") for a in (panel.xaxis, panel.yaxis))
+        if not any(t.yaxis == y for t in fig.data):  # the panel's own axes: "x domain" alone is panel 1's
+            fig.add_annotation(text="not logged yet", x=0.5, y=0.5, xref=f"{x} domain", yref=f"{y} domain",
+                               showarrow=False, font=dict(color="gray"))
 
 
 def _train_figure(rows):

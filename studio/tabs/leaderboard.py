@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 from edithf.data.schema import DIMENSIONS
+from edithf.leaderboard import build_leaderboard, compare_leaderboards
 from studio.state import cached_predictions_if_any, dataset_stamp, load_dataset_cached, predictions_cached
 from studio.tabs.common import (
     card_for, gradio_progress, refresh_scorers, scorer_dropdown, short_scorer_name, user_errors,
@@ -30,8 +31,6 @@ CSV_FOLDER = Path(tempfile.mkdtemp(prefix="edithf-studio-csv-"))  # this studio'
 
 @lru_cache(maxsize=16)
 def _cached_board(root: str, stamp: str, scorer: str | None, tasks: tuple, n_bootstrap: int, cache_dir: str):
-    from edithf.leaderboard import build_leaderboard
-
     ds = load_dataset_cached(root)
     edits = ds.edits[ds.edits["task"].isin(tasks)] if tasks else ds.edits
     if edits.empty:
@@ -122,7 +121,7 @@ def heatmap_figure(lb, dim: str, models):
         return px.imshow([[0]], title="no task column")
     grid = per_task.pivot(index="task", columns="model", values=dim)
     fig = px.imshow(grid, text_auto=".1f", aspect="auto", color_continuous_scale="Viridis",
-                    title=f"task × model: mean score ({dim})")
+                    title=f"task × model: mean human score ({dim})")
     fig.update_layout(height=360, margin=dict(l=50, r=10, t=50, b=80))
     return fig
 
@@ -135,7 +134,7 @@ def winrate_figure(lb, dim: str, models):
     rate = rate.loc[[m for m in order if m in rate.index], [m for m in order if m in rate.columns]]
     fig = px.imshow(rate, text_auto=".2f", zmin=0, zmax=1, color_continuous_scale="RdBu", aspect="auto",
                     labels=dict(x="model B", y="model A", color="P(A beats B)"),
-                    title=f"win rate of the row model over the column model ({dim})")
+                    title=f"human win rate of the row model over the column model ({dim})")
     fig.update_layout(height=380, margin=dict(l=50, r=10, t=50, b=80))
     return fig
 
@@ -191,8 +190,6 @@ def evaluator_view(ctx, scorer, by, tasks, models, dim, search, columns, compute
     scorer's leaderboard below the human one (the chart is left as it is without predictions).
     With compute=False (page load, filter changes) only predictions already cached are used:
     scoring a whole dataset is left to a click, with its progress shown."""
-    from edithf.leaderboard import compare_leaderboards
-
     dim = dim if dim in KEYS else "overall"
     try:
         human = board(ctx, None, tasks)
@@ -220,7 +217,7 @@ def evaluator_view(ctx, scorer, by, tasks, models, dim, search, columns, compute
     tables[scorer] = view_table(predicted, by, dim, models, search, columns)
     chart = bt_figure({"human": shown_rows(human.bt[dim], models, ""),
                        scorer: shown_rows(predicted.bt[dim], models, "")}, dim)
-    return (gr.Dataframe(value=tables[scorer], label=unit_text(predicted, by, dim, f"`{scorer}`"), visible=True),
+    return (gr.Dataframe(value=tables[scorer], label=unit_text(predicted, by, dim, f"scorer {scorer}"), visible=True),
             text, write_csv(tables, csv_name(by, tasks, models, dim, search, scorer)), chart)
 
 

@@ -7,7 +7,7 @@ import gradio as gr
 from edithf.data.schema import DIMENSIONS
 from studio.state import load_dataset_cached
 from studio.tabs.common import (
-    NOT_AVAILABLE, ImageUpload, abs_image, card_for, dataset_rows, edit_label, evaluator, is_missing,
+    NOT_AVAILABLE, ImageUpload, abs_image, card_for, clear_on_change, dataset_rows, edit_label, evaluator, is_missing,
     refresh_scorers, report_bad_upload, require_image, require_prompt, score_range_text, scorer_card,
     scorer_dropdown, shown, user_errors,
 )
@@ -44,7 +44,8 @@ def score_edit(source, edited, prompt, scorer):
     ev, info = evaluator(scorer)
     with user_errors("cannot score this edit"):
         row = ev.score_one(source, edited, prompt)
-    table = pd.DataFrame(score_rows(row, info), columns=SCORE_COLUMNS)
+    columns = SCORE_COLUMNS if info.gives_levels else SCORE_COLUMNS[:-1]  # no empty level column
+    table = pd.DataFrame(score_rows(row, info), columns=columns)
     hi = info.score_range[1]
     total = NOT_AVAILABLE if is_missing(row["overall"]) else f"{row['overall']:.1f} / {hi:g}"
     judged = [d for d in DIMENSIONS if d in info.dimensions]
@@ -94,7 +95,10 @@ def build(ctx):
         report_bad_upload(image)
     pick.input(lambda e: pick_edit(ctx, e), pick, [source, edited, prompt], api_name="score_pick")
     scorer.change(card_for, scorer, card, api_visibility="private", show_progress="hidden")
-    run.click(score_edit, [source, edited, prompt, scorer], [table, overall, plot, slider, card], api_name="score")
+    result = [table, overall, plot, slider]
+    clear_on_change((source.upload, source.clear, edited.upload, edited.clear, prompt.input, scorer.input,
+                     pick.input), result)
+    run.click(score_edit, [source, edited, prompt, scorer], [*result, card], api_name="score")
     return {"pick": pick, "scorer": scorer}
 
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 
+from edithf.training.train_config import TrainConfig
 from studio.tabs.jobs_panel import build_jobs_panel
 
 
 def build(ctx) -> None:
-    from edithf.training.train_config import TrainConfig
-
     gr.Markdown(
         "Train an EditHF evaluator (textual → pointwise → pairwise stages). The run is a process of "
         "its own: it survives closing this page. A finished run appears as a scorer "
