@@ -113,8 +113,10 @@ def no_evaluator_banner(ctx) -> str:
         trained = False
     if trained:
         return ""
-    return (f"**No trained evaluator yet.** Scores come from `{ctx.settings.scorer}`, a baseline, "
-            "not a learned judgement of the edit (see its scorer card beside each result). Train one in "
+    # Names no scorer: the user may pick another one, and a banner naming the start-up scorer
+    # would then be wrong.
+    return ("**No trained evaluator yet.** The scorers offered are baselines (weight-free metrics), "
+            "not a learned judgement of the edit (see the scorer card beside each result). Train one in "
             "the **Train** tab, or start the studio with `EDITHF_SCORER=edithf:runs/x/best` "
             "(a trained run folder or hub id).")
 
