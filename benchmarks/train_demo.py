@@ -87,7 +87,8 @@ def table(rows: dict[str, dict]) -> str:
 
 
 def comparisons(rows: dict[str, dict], dimensions) -> list[str]:
-    """The trained model against the untrained one and (when any ran) the best classic baseline."""
+    """The trained model against the untrained one and, on alignment, the best classic baseline
+    that judged it (none of the shipped ones does: their alignment is n/a, so no line then)."""
     trained, untrained = rows["EditHF trained"], rows["EditHF untrained"]
     lines = ["trained - untrained SRCC: " + ", ".join(
         f"{d} {fmt(trained.get(f'srcc_{d}', math.nan) - untrained.get(f'srcc_{d}', math.nan), '+.3f')}"

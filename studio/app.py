@@ -7,11 +7,13 @@
 `?tab=leaderboard` (any tab id) in the address selects that tab when the page opens.
 
 Served files: only the loaded datasets' folders (`gr.set_static_paths`, read-only), this
-studio's runs folder (its job database excluded) and the files Gradio itself keeps for
-uploads and outputs; nothing else under the temp folder or the working directory.
+studio's runs folder (the job database lies in the cache folder, `job_db_path`) and the files
+Gradio itself keeps for uploads and outputs; nothing else under the temp folder or the working
+directory.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import threading
@@ -57,7 +59,7 @@ def select_tab(request: gr.Request):
 def build_studio(settings: Settings | None = None, jobs: JobStore | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    jobs = jobs or JobStore(settings.runs_dir / "studio-jobs.sqlite")
+    jobs = jobs or JobStore(job_db_path(settings))
     ctx = StudioContext(settings=settings, loader=DatasetLoader(settings).start(), jobs=jobs)
 
     with gr.Blocks(title="EditHF Studio", analytics_enabled=False) as demo:
@@ -135,9 +137,19 @@ def parse_auth(text: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def job_db_path(settings: Settings) -> Path:
+    """The job database: in the cache folder, one per runs folder, not in the served runs folder.
+    Gradio lowercases a request and its blocklist before resolving symlinks, so a blocked file
+    whose real path has a capital letter is reached through a symlink (/proc/self/cwd/runs/...)."""
+    runs = settings.runs_dir.expanduser().resolve()
+    key = hashlib.sha256(str(runs).encode()).hexdigest()[:12]
+    return settings.cache_dir.expanduser().resolve() / "studio-jobs" / f"{runs.name}-{key}.sqlite"
+
+
 def served_paths(ctx) -> tuple[list[str], list[str]]:
-    """(allowed_paths, blocked_paths) for launch(): the start-up dataset and the runs folder,
-    never the job database; everything else is refused (403)."""
+    """(allowed_paths, blocked_paths) for launch(): the start-up dataset and the runs folder;
+    everything else is refused (403). The job database lies elsewhere (`job_db_path`); it is
+    blocked too, for a database passed in or a cache folder inside the runs folder."""
     allowed = [ctx.settings.runs_dir.resolve()]
     if ctx.settings.dataset:
         allowed.append(Path(ctx.settings.dataset).expanduser().resolve())

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from edithf.predict import dataset_stamp  # the cache key of a dataset folder's tables
+from studio.launch_checks import is_name
 
 DEFAULT_SCORER = "classic"
 
@@ -254,6 +255,21 @@ class StudioContext:
 
     def scorers(self) -> list[str]:
         return scorer_choices(self.settings)
+
+    def allowed_scorer(self, name: str) -> str:
+        """A scorer named in the page (the dropdown also takes typed names): a listed scorer, a
+        registry name, or PREFIX:ARG whose ARG is a hub id, a `tiny:` model or a folder under the
+        runs folder or the data roots. Anything else would let a browser make the server load (and
+        so probe) any folder on it; the refusal reads the same whether that folder exists or not."""
+        name = str(name or "").strip()
+        prefix, sep, arg = name.partition(":")
+        if not sep or name in self.scorers() or is_name(arg):
+            return name  # an unknown registry name is refused by the registry itself
+        path = Path(arg).expanduser().resolve()
+        if any(path == root or root in path.parents for root in [self.settings.runs_dir.resolve(), *self.dataset_roots()]):
+            return name
+        raise ValueError(f"{prefix}:{arg} names a folder outside the runs folder {self.settings.runs_dir} and the "
+                         "data roots: put the trained run there (or set EDITHF_DATA_ROOTS), or give a hub id (org/name)")
 
     def dataset_roots(self) -> list[Path]:
         """Where a dataset typed in the page may lie (see `open_typed_dataset`)."""

@@ -89,3 +89,17 @@ def test_all_tables_empty_gives_a_clear_message(tmp_path, capsys):
         assert "edits.parquet: has no rows" in err and "error: 0" not in err
 
 
+
+
+def test_out_spelled_differently_or_a_symlink_to_the_input_is_refused(raw, tmp_path, capsys):
+    """OUT a symlink to RAW, or RAW's parent spelled with `..` or through a symlink: each is the
+    folder that holds the input, and nothing is deleted."""
+    project = raw.parent
+    (tmp_path / "to-raw").symlink_to(raw)
+    (tmp_path / "to-project").symlink_to(project)
+    before = _files(project)
+    for out, said in ((tmp_path / "to-raw", "is the input"), (f"{raw}/..", "contains the input"),
+                      (f"{raw}/./../../project/", "contains the input"), (tmp_path / "to-project", "contains the input")):
+        assert cli(["data", "process", str(raw), str(out)]) == 1
+        assert said in capsys.readouterr().err
+    assert _files(project) == before

@@ -25,6 +25,18 @@ def frame(value) -> pd.DataFrame:
     return pd.DataFrame(value["data"], columns=value["headers"])
 
 
+def served_status(url: str, path) -> int:
+    """The HTTP status of GET /gradio_api/file=<path> on the running studio."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/gradio_api/file={path}") as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 @pytest.fixture(scope="module")
 def studio(demo_dataset, tmp_path_factory):
     with running_studio(demo_dataset, tmp_path_factory.mktemp("studio")) as (demo, url, _):
@@ -245,27 +257,17 @@ def test_only_the_page_files_are_served(studio, tmp_path):
     """GET /gradio_api/file=<path>: a dataset image is served; a file elsewhere in the temp
     folder and the job database are not (403)."""
     import tempfile
-    import urllib.error
-    import urllib.request
 
     client, demo, ds = studio
     url = client.src.rstrip("/")
-
-    def status(path) -> int:
-        try:
-            with urllib.request.urlopen(f"{url}/gradio_api/file={path}") as r:
-                return r.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
     stray = Path(tempfile.mkdtemp(prefix="edithf-other-run-")) / "config.yaml"
     stray.write_text("secret: 1\n")
     jobs_db = demo.studio_context.jobs.db_path
     assert jobs_db.exists()
-    assert status(ds.image_path(ds.edits.iloc[0]["edited"])) == 200
-    assert status(stray) == 403
-    assert status(Path(jobs_db).resolve()) == 403
-    assert status(Path(__file__).resolve()) == 403  # nor the working directory
+    assert served_status(url, ds.image_path(ds.edits.iloc[0]["edited"])) == 200
+    assert served_status(url, stray) == 403
+    assert served_status(url, Path(jobs_db).resolve()) == 403
+    assert served_status(url, Path(__file__).resolve()) == 403  # nor the working directory
 
 
 def test_scorer_dropdown_lists_evaluator_runs_not_dpo_runs(studio):
@@ -482,3 +484,113 @@ def test_python_app_py_help_prints_the_options_instead_of_starting_a_server():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, timeout=60, cwd=root)
     assert out.returncode == 0 and "--runs-dir" in out.stdout, out.stderr[-2000:]
+
+
+def test_symlinks_traversal_and_lookalike_folders_are_not_served(studio, tmp_path):
+    """A symlink in the dataset or runs folder to a file outside, `..` in the request and a
+    sibling folder named like the runs folder (runs-evil): 403, through the running studio."""
+    client, demo, ds = studio
+    url = client.src.rstrip("/")
+    runs = demo.studio_context.settings.runs_dir.resolve()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret\n")
+    evil = runs.with_name(runs.name + "-evil")
+    evil.mkdir(exist_ok=True)
+    (evil / "secret.txt").write_text("secret\n")
+    image_link = ds.root.resolve() / "leak-r1.png"
+    image_link.symlink_to(secret)
+    (runs / "leak-r1").symlink_to(tmp_path)
+    try:
+        for path in (image_link, runs / "leak-r1" / "secret.txt", evil / "secret.txt",
+                     f"{runs}/../{evil.name}/secret.txt", "/etc/passwd"):
+            assert served_status(url, path) == 403, path
+    finally:
+        image_link.unlink()
+        (runs / "leak-r1").unlink()
+
+
+def test_the_job_database_lies_outside_every_served_folder(demo_dataset, tmp_path, monkeypatch):
+    """Gradio lowercases the request and its blocklist before resolving symlinks, so a request
+    through a symlink (/proc/self/cwd/runs/...) reached a blocked database whose real path has a
+    capital letter. The database must not lie under a served folder at all."""
+    import os
+
+    from gradio.utils import is_allowed_file
+
+    from studio.app import build_studio, served_paths
+    from studio.state import Settings
+
+    home = tmp_path / "EditHF"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    demo = build_studio(Settings(dataset=str(demo_dataset), scorer="dummy", runs_dir=Path("runs"),
+                                 cache_dir=tmp_path / "Cache"))
+    try:
+        db = Path(demo.studio_context.jobs.db_path).resolve()
+        allowed, blocked = served_paths(demo.studio_context)
+        (tmp_path / "link").symlink_to(db.parent)
+        for name in (db.name, db.name + "-wal", db.name + "-shm"):
+            for spelling in (db.parent / name, tmp_path / "link" / name):
+                assert not is_allowed_file(spelling, blocked, allowed, [])[0], spelling
+        assert not any(db.is_relative_to(p) for p in allowed)
+        assert os.path.exists(db)
+    finally:
+        demo.studio_context.jobs.close()
+        demo.close()
+
+
+def test_a_dataset_image_symlinked_outside_its_folder_is_not_handed_out(studio, tmp_path):
+    """A dataset whose image is a symlink to a file outside the dataset folder (here in the temp
+    folder, which Gradio copies from): the Dataset tab refuses to show it instead of copying the
+    target into Gradio's cache and serving it."""
+    import shutil
+
+    client, demo, ds = studio
+    leaky = demo.studio_context.settings.data_roots[0] / "leaky"
+    shutil.copytree(ds.root, leaky, symlinks=True, dirs_exist_ok=True)
+    group = ds.edits["group_id"].iloc[0]
+    source = leaky / ds.edits[ds.edits["group_id"] == group].iloc[0]["source"]
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not for the browser")
+    source.unlink()
+    source.symlink_to(secret)
+    client.predict(str(leaky), api_name="/dataset_load")
+    with pytest.raises(AppError, match="outside the dataset folder"):
+        client.predict(str(leaky), group, "dummy", api_name="/dataset_group")
+
+
+def test_a_typed_dataset_folder_cannot_leave_the_data_roots(studio, tmp_path):
+    """A symlink inside a data root to a dataset elsewhere, `..` out of it and a look-alike
+    sibling (data-evil) are outside the data roots."""
+    import shutil
+
+    client, demo, ds = studio
+    root = demo.studio_context.settings.data_roots[0].resolve()
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(ds.root, elsewhere)
+    evil = root.with_name(root.name + "-evil")
+    shutil.copytree(ds.root, evil, dirs_exist_ok=True)
+    link = root / "link-r1"
+    link.symlink_to(elsewhere)
+    try:
+        for folder in (link, f"{root}/../{evil.name}", evil):
+            with pytest.raises(AppError, match="outside the folders this studio opens datasets from"):
+                client.predict(str(folder), api_name="/dataset_load")
+    finally:
+        link.unlink()
+
+
+@pytest.mark.parametrize("arg", ["/etc", "/no/such/folder"])
+def test_a_typed_scorer_folder_outside_the_studio_folders_is_refused(studio, arg):
+    """A browser may type a scorer name; `edithf:<folder>` must not make the server load (or tell
+    whether it holds) a folder outside the runs folder and the data roots."""
+    client, _, ds = studio
+    row = ds.edits.iloc[0]
+    src, edited = handle_file(str(ds.image_path(row["source"]))), handle_file(str(ds.image_path(row["edited"])))
+    name = f"edithf:{arg}"
+    with pytest.raises(AppError, match="outside the runs folder") as score:
+        client.predict(src, edited, row["prompt"], name, api_name="/score")
+    with pytest.raises(AppError, match="outside the runs folder") as predict:
+        client.predict(str(ds.root), name, api_name="/dataset_predict")
+    # the same words whether the folder exists or not: nothing about the server's files leaks
+    assert "not a" not in str(score.value) and "exist" not in str(predict.value)

@@ -389,3 +389,22 @@ def test_a_panel_with_nothing_logged_says_so():
 
     fig = metrics_figure([{"step": s, "stage": "pointwise", "train/loss": 1.0 / s} for s in range(1, 4)])
     assert [a.text for a in fig.layout.annotations].count("not logged yet") == 2  # eval and lr
+
+
+def test_traversal_symlinks_and_lookalike_folders_stay_outside(paths, tmp_path):
+    """`..`, a symlink inside the runs folder to elsewhere and a sibling whose name starts like the
+    runs folder (runs-evil) are all outside it; the same for the read folders."""
+    from edithf.config import ConfigError
+
+    runs = tmp_path / "runs"
+    for folder in ("outside", "runs-evil", "data-evil"):
+        (tmp_path / folder).mkdir()
+    (runs / "link").symlink_to(tmp_path / "outside")
+    (tmp_path / "data" / "link").symlink_to(tmp_path / "outside")
+    for bad in ("runs/../../etc/x", "link/x", str(runs / "link" / "x"), str(tmp_path / "runs-evil" / "x"),
+                f"{runs}/../runs-evil/x"):
+        with pytest.raises(ConfigError, match="outside the runs folder"):
+            paths.written("output_dir", bad)
+    for bad in (str(tmp_path / "data" / "link"), str(tmp_path / "data-evil"), f"{tmp_path}/data/../outside"):
+        with pytest.raises(ConfigError, match="dataset .* outside"):
+            paths.read("dataset", bad)

@@ -10,7 +10,7 @@ rejected share noise and timestep; per-sample error e = mean((pred - target)^2) 
     loss = -log sigmoid(-0.5 beta ((e_theta,w - e_ref,w) - (e_theta,l - e_ref,l)))
 
 accelerate handles devices, mixed precision and gradient accumulation (`accelerate launch -m
-edithf dpo CONFIG` works). Data order, noise and timesteps are functions of (seed, step), so a
+edithf dpo train CONFIG` works). Data order, noise and timesteps are functions of (seed, step), so a
 killed run resumed from `checkpoint-<step>` continues exactly where it stopped. The run folder
 (config.yaml, metrics.jsonl, STOP, checkpoints, best/, warnings.json) is `edithf.runs.RunFolder`.
 """

@@ -26,8 +26,6 @@ from edithf.data.dataset import load_dataset
 from edithf.data.schema import DIMENSIONS
 from edithf.reward.reward import as_reward
 
-REWARD_COLUMNS = tuple(f"reward_{d}" for d in (*DIMENSIONS, "overall"))
-
 
 def best_scored(rewards) -> int | None:
     """Index of the highest reward among those that are numbers (a NaN, a score the scorer could

@@ -129,11 +129,14 @@ def user_errors(what: str):
         raise gr.Error(f"{what}: {text}", duration=None) from exc
 
 
-def evaluator(name: str):
-    """(the built scorer, its info: the built scorer's own when it has one, else the registry's)."""
+def evaluator(name: str, ctx=None):
+    """(the built scorer, its info: the built scorer's own when it has one, else the registry's);
+    with the studio's `ctx`, a typed name is first checked against its folders (`allowed_scorer`)."""
     if not name or not str(name).strip():
         raise gr.Error("choose a scorer (classic works without weights)")
     with user_errors(f"scorer {name!r}"):
+        if ctx is not None:
+            name = ctx.allowed_scorer(name)
         info = scorer_info(name)
         ev = get_evaluator(str(name).strip())
         return ev, getattr(ev, "info", None) or info
@@ -187,7 +190,14 @@ def edit_label(row) -> str:
 
 
 def abs_image(ds, rel: str) -> str:
-    return str(Path(ds.image_path(rel)))
+    """The image's path, only if it really lies inside the dataset folder: Gradio copies a file
+    under the working directory or the temp folder into its cache and serves it, so a symlinked
+    image would hand any such file to the browser."""
+    path = Path(ds.image_path(rel))
+    if not path.resolve().is_relative_to(Path(ds.root).resolve()):
+        raise gr.Error(f"image {rel} of {ds.root} is a link to a file outside the dataset folder: the "
+                       "studio shows only files inside it; copy the image into the folder")
+    return str(path)
 
 
 def dataset_rows(ctx, column: str, value):

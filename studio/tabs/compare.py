@@ -75,7 +75,7 @@ def ranking_note(info, scores) -> str:
     return ("**Note:** " + "; ".join(notes) + ".") if notes else ""
 
 
-def compare_edits(source, prompt, files, names, scorer, margin):
+def compare_edits(source, prompt, files, names, scorer, margin, ctx=None):
     """The Rank button: (ranking, gallery, pairs, chart, before/after with the best edit, note, card)."""
     source = require_image(source, "source")
     prompt = require_prompt(prompt)
@@ -85,7 +85,7 @@ def compare_edits(source, prompt, files, names, scorer, margin):
     if len(paths) > MAX_EDITS:
         raise gr.Error(f"{len(paths)} edits: compare at most {MAX_EDITS} at a time")
     names = edit_names(paths, names if names and len(names) == len(paths) else None)
-    ev, info = evaluator(scorer)
+    ev, info = evaluator(scorer, ctx)
     with user_errors("cannot score these edits"):
         best, scores = best_of_n(ev, source, paths, prompt)
     # best is None when no edit has an overall score: an n/a overall is not the best of anything
@@ -150,7 +150,10 @@ def build(ctx):
     result = [table, gallery, pairs, plot, slider, note]
     clear_on_change((source.upload, source.clear, files.upload, files.clear, files.delete, prompt.input,
                      scorer.input, margin.input, group.input), result)
-    run.click(compare_edits, [source, prompt, files, names, scorer, margin], [*result, card], api_name="compare")
+    def compare_here(source, prompt, files, names, scorer, margin):
+        return compare_edits(source, prompt, files, names, scorer, margin, ctx)
+
+    run.click(compare_here, [source, prompt, files, names, scorer, margin], [*result, card], api_name="compare")
     return {"group": group, "scorer": scorer}
 
 

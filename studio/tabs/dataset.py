@@ -71,6 +71,8 @@ def show_group(ctx, path, group_id, scorer):
     first = rows.iloc[0]
     keep = ["edit_id", "model", "task", *[c for c in HUMAN if c in rows]]
     table = rows[keep].round(2)
+    with user_errors("scorer"):
+        scorer = ctx.allowed_scorer(scorer)
     preds = cached_predictions_if_any(ds, scorer, ctx.settings.cache_dir) if scorer else None
     if preds is not None:
         table = with_predictions(table, preds, scorer)
@@ -89,6 +91,7 @@ def compute_predictions(ctx, path, scorer, progress=gr.Progress()):
     """Score every edit of the folder with the scorer (resuming from the cache), with progress."""
     ds, _, _ = open_folder(ctx, path)
     with user_errors(f"predictions of {scorer}"):
+        scorer = ctx.allowed_scorer(scorer)
         preds = predictions_cached(ds, scorer, ctx.settings.cache_dir,
                                    progress=gradio_progress(progress, f"scoring with {scorer}"))
     return f"predictions of `{scorer}` for {len(preds)} edits computed and cached"

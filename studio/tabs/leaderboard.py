@@ -202,6 +202,8 @@ def evaluator_view(ctx, scorer, by, tasks, models, dim, search, columns, compute
                 gr.skip())
     with user_errors("dataset"):
         ds = load_dataset_cached(ctx.dataset_path())
+    with user_errors("scorer"):
+        scorer = ctx.allowed_scorer(scorer)
     if not compute and cached_predictions_if_any(ds, scorer, ctx.settings.cache_dir) is None:
         return (gr.Dataframe(visible=False), f"Press **Update** to score the {len(ds.edits)} edits with `{scorer}` "
                 "(once, with progress; the predictions are cached and resumed if interrupted) and rank the models "

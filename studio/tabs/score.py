@@ -35,13 +35,13 @@ def score_rows(row: dict, info) -> list[dict]:
              "level": row.get(f"level_{d}", "") or ""} for d in (*DIMENSIONS, "overall")]
 
 
-def score_edit(source, edited, prompt, scorer):
+def score_edit(source, edited, prompt, scorer, ctx=None):
     """The Score button: returns (table, overall text, chart, before/after pair, scorer card)."""
     import pandas as pd
 
     source, edited = require_image(source, "source"), require_image(edited, "edited")
     prompt = require_prompt(prompt)
-    ev, info = evaluator(scorer)
+    ev, info = evaluator(scorer, ctx)
     with user_errors("cannot score this edit"):
         row = ev.score_one(source, edited, prompt)
     columns = SCORE_COLUMNS if info.gives_levels else SCORE_COLUMNS[:-1]  # no empty level column
@@ -98,7 +98,10 @@ def build(ctx):
     result = [table, overall, plot, slider]
     clear_on_change((source.upload, source.clear, edited.upload, edited.clear, prompt.input, scorer.input,
                      pick.input), result)
-    run.click(score_edit, [source, edited, prompt, scorer], [*result, card], api_name="score")
+    def score_here(source, edited, prompt, scorer):
+        return score_edit(source, edited, prompt, scorer, ctx)
+
+    run.click(score_here, [source, edited, prompt, scorer], [*result, card], api_name="score")
     return {"pick": pick, "scorer": scorer}
 
 
