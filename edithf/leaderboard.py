@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from edithf.data.schema import DIMENSIONS, normalize_weights
+from edithf.data.schema import DIMENSIONS, judged_weights, normalize_weights
 from edithf.metrics import model_level_srcc
 from edithf.utils.io import atomic_write_text
 
@@ -398,7 +398,7 @@ def build_leaderboard(dataset_or_edits, predictions: pd.DataFrame | None = None,
     edits = edits.reset_index(drop=True)
     frame = _edit_frame(edits, predictions, dims)
     not_judged = _not_judged(frame, predictions is not None, dims)
-    w = _judged_weights(w, not_judged)
+    w = judged_weights(w, [d for d in w if d not in not_judged])  # as `Evaluator.score`
     frame["win_overall"] = sum(v * frame[f"win_{d}"] for d, v in w.items())
     if frame[[f"win_{d}" for d in dims]].isna().all(axis=None):
         raise ValueError("no group holds two edits with scores, so there is nothing to compare: a leaderboard "
@@ -438,15 +438,6 @@ def _not_judged(frame: pd.DataFrame, from_predictions: bool, dims) -> list[str]:
                       "not ranked on, and overall weights renormalised over the other dimensions",
                       RuntimeWarning, stacklevel=3)
     return skipped
-
-
-def _judged_weights(weights: dict, not_judged: list[str]) -> dict:
-    """The overall's weights renormalised over the judged dimensions (as `Evaluator.score`)."""
-    kept = {d: v for d, v in weights.items() if d not in not_judged}
-    total = sum(kept.values())
-    if total <= 0:
-        raise ValueError(f"the weights {weights} give no weight to the judged dimensions {list(kept)}")
-    return {d: v / total for d, v in kept.items()}
 
 
 def _bradley_terry_all(frame, dims, n_bootstrap, seed, confidence, anchor):

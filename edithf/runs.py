@@ -23,6 +23,7 @@ import json
 import math
 import re
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Optional
@@ -194,6 +195,13 @@ def write_warnings(output_dir, warnings: list[str]) -> Path:
         path.unlink(missing_ok=True)
         return path
     return atomic_write_text(path, json.dumps([str(w) for w in warnings], indent=2))
+
+
+def report_warnings(output_dir, warnings: list[str], run: str) -> None:
+    """`write_warnings`, and each warning on stderr too (`run`: "training run", "DPO run")."""
+    write_warnings(output_dir, warnings)
+    for text in warnings:
+        print(f"WARNING: {run} {output_dir} did not learn: {text}", file=sys.stderr)
 
 
 def read_warnings(output_dir) -> list[str]:

@@ -25,10 +25,6 @@ RESUME_WORDS = ("auto", "never")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 def is_name(value: str) -> bool:
     """A hub id or a built-in `tiny:` model, not a local path (a folder of that name here is a path)."""
     if value.startswith("tiny:"):
@@ -43,14 +39,14 @@ class RunPaths:
         self.runs_dir = Path(runs_dir).expanduser().resolve()
         roots = dict.fromkeys([self.runs_dir, *(Path(r).expanduser().resolve() for r in read_roots), CONFIGS_DIR])
         # each folder once, none inside another: the refusal lists them to the user
-        self.read_roots = [r for r in roots if not any(o != r and _inside(r, o) for o in roots)]
+        self.read_roots = [r for r in roots if not any(o != r and r.is_relative_to(o) for o in roots)]
 
     def written(self, name: str, value: str) -> Path:
         """A folder the run writes into: a relative one is inside the runs folder, an absolute one
         must be there."""
         path = Path(value).expanduser()
         path = (path if path.is_absolute() else self.runs_dir / path).resolve()
-        if not _inside(path, self.runs_dir) or path == self.runs_dir:
+        if not path.is_relative_to(self.runs_dir) or path == self.runs_dir:
             raise ConfigError(f"{name} {value!r} is outside the runs folder {self.runs_dir}: runs launched "
                               f"from the studio write only there; use e.g. {self.runs_dir / Path(value).name} "
                               "or a plain name such as my-run")
@@ -61,7 +57,7 @@ class RunPaths:
         if not value or (name == "resume" and value in RESUME_WORDS) or (name in NAME_FIELDS and is_name(value)):
             return value
         path = Path(value).expanduser().resolve()
-        if not any(_inside(path, root) for root in self.read_roots):
+        if not any(path.is_relative_to(root) for root in self.read_roots):
             allowed = ", ".join(str(r) for r in self.read_roots)
             hint = " or a hub id (org/name)" if name in NAME_FIELDS else ""
             raise ConfigError(f"{name} {value!r} is outside the folders the studio reads ({allowed}): put it "

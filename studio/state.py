@@ -266,7 +266,7 @@ class StudioContext:
         if not sep or name in self.scorers() or is_name(arg):
             return name  # an unknown registry name is refused by the registry itself
         path = Path(arg).expanduser().resolve()
-        if any(path == root or root in path.parents for root in [self.settings.runs_dir.resolve(), *self.dataset_roots()]):
+        if any(path.is_relative_to(root) for root in self.dataset_roots()):  # the runs folder among them
             return name
         raise ValueError(f"{prefix}:{arg} names a folder outside the runs folder {self.settings.runs_dir} and the "
                          "data roots: put the trained run there (or set EDITHF_DATA_ROOTS), or give a hub id (org/name)")

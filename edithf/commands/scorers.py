@@ -34,7 +34,7 @@ def require_judging_scorer(name: str | None, command: str) -> str:
     if not name:
         raise ValueError(f"{command} needs a scorer: --scorer edithf:<run>/best (a trained evaluator), or set "
                          f"{SCORER_ENV}; `--scorer classic` only if pairs that ignore the instruction are meant")
-    if not get_info(name).needs_weights:
+    if not get_info(name).reads_prompt:
         print(f"warning: scorer {name!r} is weight-free and ignores the instruction: its preferences reward "
               "image statistics / similarity to the source, not following the prompt", file=sys.stderr)
     return name

@@ -66,8 +66,14 @@ def overall_score(scores, weights=None, dimensions: Sequence[str] = DIMENSIONS):
     (`EvaluatorInfo.dimensions`); the weights are renormalised over them, so a scorer that
     cannot judge alignment gives the weighted mean of the others (docs/scorers_reward.md).
     """
-    w = normalize_weights(weights)
-    total = sum(w[d] for d in dimensions)
+    w = judged_weights(normalize_weights(weights), dimensions)
+    return sum(w[d] * scores[d] for d in w)
+
+
+def judged_weights(weights: dict[str, float], dimensions: Sequence[str]) -> dict[str, float]:
+    """`weights` (a dict over dimensions) renormalised over the judged `dimensions`, in their
+    order: the overall of a scorer (or leaderboard) that cannot judge every dimension."""
+    total = sum(weights[d] for d in dimensions)
     if not dimensions or total <= 0:
-        raise ValueError(f"the weights {w} give no weight to the judged dimensions {list(dimensions)}")
-    return sum(w[d] / total * scores[d] for d in dimensions)
+        raise ValueError(f"the weights {weights} give no weight to the judged dimensions {list(dimensions)}")
+    return {d: weights[d] / total for d in dimensions}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from edithf.dpo.dpo_config import DPOConfig
-from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, write_warnings
+from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, report_warnings
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 LOG2_TOLERANCE = 1e-4  # a loss this close to log 2 at every step: the policy never left the reference
@@ -299,9 +298,7 @@ class DPOTrainer:
 
         lora = load_file(str(folder.best_dir / "pytorch_lora_weights.safetensors"))
         found = not_learned_warnings(read_metrics(folder.log.path), lora)
-        write_warnings(folder.out, found)
-        for text in found:
-            print(f"WARNING: DPO run {folder.out} did not learn: {text}", file=sys.stderr)
+        report_warnings(folder.out, found, "DPO run")
 
     def _optimizer_step(self, run: "Run", step: int) -> dict:
         """grad_accum micro-batches and one optimizer step; -> metrics averaged over them."""

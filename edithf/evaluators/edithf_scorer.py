@@ -70,17 +70,12 @@ class EditHFEvaluator(Evaluator):
 
     def _score_group(self, source, edited, prompt, batch_size):
         """The instruction and the source image once (a shared key/value prefix), then the edits."""
-        import torch
-
         from edithf.models.families import PrefixSplitError
 
-        with torch.no_grad():
-            try:
-                prefix = self.model.prepare_prefix(source, prompt)
-            except PrefixSplitError:  # a tokenizer that cannot cut the prompt: the rows one by one
-                return super()._score_group(source, edited, prompt, batch_size)
-            outs = [self._columns(self.model.forward_shared(prefix, edited[i:i + batch_size]))
-                    for i in range(0, len(edited), batch_size)]
+        try:
+            outs = [self._columns(out) for out in self.model.group_outputs(source, edited, prompt, batch_size)]
+        except PrefixSplitError:  # a tokenizer that cannot cut the prompt: the rows one by one
+            return super()._score_group(source, edited, prompt, batch_size)
         return {k: [v for out in outs for v in out[k]] for k in outs[0]}
 
     def _columns(self, out) -> dict[str, list]:

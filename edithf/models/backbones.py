@@ -170,12 +170,17 @@ def truncate_tokens(tokenizer, text: str, max_tokens: int) -> str:
     return text if len(ids) <= max_tokens else tokenizer.decode(ids[:max_tokens])
 
 
+def model_inputs(adapter, out) -> dict[str, torch.Tensor]:
+    """The processor outputs this family's model takes (`adapter.model_keys`)."""
+    return {k: out[k] for k in adapter.model_keys if k in out}
+
+
 def encode_images_and_text(processor, adapter, cfg, sources, edited, texts) -> dict[str, torch.Tensor]:
     """Processor output (left-padded) for prompts that hold two images each."""
     images = [img for pair in zip(sources, edited) for img in pair]  # s0, e0, s1, e1, ...
     out = processor(text=texts, images=images, padding=True, return_tensors="pt",
                     **adapter.processor_kwargs(cfg))
-    return {k: out[k] for k in adapter.model_keys if k in out}
+    return model_inputs(adapter, out)
 
 
 def encode_with_answer(processor, adapter, cfg, sources, edited, user_texts, prefixes) -> dict[str, torch.Tensor]:
@@ -209,7 +214,7 @@ def encode_prefix(processor, adapter, cfg, source, user_text: str) -> tuple[dict
     per-edit rest of the chat text, for `encode_suffix`."""
     prefix_text, suffix_text = split_at_edited_image(processor, chat_texts(processor, [user_text])[0])
     out = processor(text=[prefix_text], images=[source], return_tensors="pt", **adapter.processor_kwargs(cfg))
-    return {k: out[k] for k in adapter.model_keys if k in out}, suffix_text
+    return model_inputs(adapter, out), suffix_text
 
 
 def encode_suffix(processor, adapter, cfg, edited: list, suffix_text: str, prefixes) -> dict[str, torch.Tensor]:
@@ -217,7 +222,7 @@ def encode_suffix(processor, adapter, cfg, edited: list, suffix_text: str, prefi
     suffix's first column."""
     out = processor(text=[suffix_text] * len(edited), images=list(edited), padding=True, return_tensors="pt",
                     **adapter.processor_kwargs(cfg))
-    return append_answer({k: out[k] for k in adapter.model_keys if k in out}, processor.tokenizer, prefixes)
+    return append_answer(model_inputs(adapter, out), processor.tokenizer, prefixes)
 
 
 def prefix_cache(model, prefix: dict[str, torch.Tensor]):
@@ -242,8 +247,7 @@ def shared_hidden_at(model, prefix: dict[str, torch.Tensor], cache, suffix: dict
     positions = continued_positions(model, prefix, suffix, mask)
     suffix["attention_mask"] = mask
     last = model.model(**suffix, position_ids=positions, cache=rows, use_cache=True).last_hidden_state
-    idx = read_index.unsqueeze(-1).expand(-1, -1, last.shape[-1])
-    return last.gather(1, idx)
+    return read_at(last, read_index)
 
 
 def continued_positions(model, prefix, suffix, mask: torch.Tensor) -> torch.Tensor:
@@ -265,8 +269,12 @@ def hidden_at(model, read_index: torch.Tensor, **inputs) -> torch.Tensor:
     """Last-layer hidden states of a transformers VLM at `read_index` (B, D) -> (B, D, H). Runs the
     inner model (LoRA layers included) and skips the full-vocabulary LM head."""
     last = model.model(**inputs, use_cache=False).last_hidden_state  # (B, T, H)
-    idx = read_index.unsqueeze(-1).expand(-1, -1, last.shape[-1])  # (B, D, H)
-    return last.gather(1, idx)
+    return read_at(last, read_index)
+
+
+def read_at(last: torch.Tensor, read_index: torch.Tensor) -> torch.Tensor:
+    """Hidden states (B, T, H) at the columns `read_index` (B, D) -> (B, D, H)."""
+    return last.gather(1, read_index.unsqueeze(-1).expand(-1, -1, last.shape[-1]))
 
 
 def logits_for_tokens(model, hidden: torch.Tensor, token_ids: list[int]) -> torch.Tensor:

@@ -30,6 +30,7 @@ continues that cache for each batch of edited images, with the same numbers as `
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -195,30 +196,37 @@ class EditHFModel(nn.Module):
         model (LoRA included) without the full-vocabulary LM head."""
         return backbones.hidden_at(self.backbone.get_base_model(), read_index, **inputs)
 
-    @torch.no_grad()
-    def score(self, sources: list, edited: list, prompts: list[str]):
-        """Scores (B, D) as numpy, in the config's score range ([0, 100] by default)."""
+    @contextlib.contextmanager
+    def _eval_mode(self):
+        """Eval mode (no dropout) for scoring; the train/eval mode the caller had comes back after."""
         was_training = self.training
         self.eval()
         try:
-            out = self(**self.prepare(sources, edited, prompts))
+            yield
         finally:
             self.train(was_training)
+
+    @torch.no_grad()
+    def score(self, sources: list, edited: list, prompts: list[str]):
+        """Scores (B, D) as numpy, in the config's score range ([0, 100] by default)."""
+        with self._eval_mode():
+            out = self(**self.prepare(sources, edited, prompts))
         return self.to_score_range(out.scores)
+
+    @torch.no_grad()
+    def group_outputs(self, source, edited: list, prompt: str, batch_size: int = 8) -> list[EditHFOutput]:
+        """The outputs of N edits of one source under one instruction, one per batch of
+        `batch_size` edits: the shared prefix once (`prepare_prefix`), then `forward_shared`."""
+        prefix = self.prepare_prefix(source, prompt)
+        return [self.forward_shared(prefix, edited[i:i + batch_size]) for i in range(0, len(edited), batch_size)]
 
     @torch.no_grad()
     def score_group(self, source, edited: list, prompt: str, batch_size: int = 8):
         """Scores (N, D) of N edits of one source under one instruction (a group, best-of-N
         candidates, the seeds of one instruction): the shared prefix once, the edits in batches."""
-        was_training = self.training
-        self.eval()
-        try:
-            prefix = self.prepare_prefix(source, prompt)
-            outs = [self.forward_shared(prefix, edited[i:i + batch_size]).scores
-                    for i in range(0, len(edited), batch_size)]
-        finally:
-            self.train(was_training)
-        return self.to_score_range(torch.cat(outs))
+        with self._eval_mode():
+            outs = self.group_outputs(source, edited, prompt, batch_size)
+        return self.to_score_range(torch.cat([o.scores for o in outs]))
 
     def to_score_range(self, scores: torch.Tensor):
         """[0, 1]-unit tensor -> numpy in the config's score range (clipped)."""

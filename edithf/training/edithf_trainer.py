@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from edithf.config import ConfigError
 from edithf.data.schema import DIMENSIONS
-from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, write_warnings
+from edithf.runs import RunFolder, StepCallback, TrainerState, ask_callbacks, read_metrics, report_warnings
 from edithf.training import losses
 from edithf.training.data import (MOS_COLUMNS, EditItems, EpochSampler, PairItems, collate_edits,
                                   collate_pairs)
@@ -226,9 +225,7 @@ class EditHFTrainer:
         if steps and all(torch.equal(now[n], v) for n, v in self._start_weights.items()):
             found.append(f"no trainable weight (LoRA or score head) changed in {steps} optimizer steps: the "
                          "learning rates or gradients are zero")
-        write_warnings(self.out, found)
-        for text in found:
-            print(f"WARNING: training run {self.out} did not learn: {text}", file=sys.stderr)
+        report_warnings(self.out, found, "training run")
 
     # ==================================================================== losses
     def _loss(self, stage: str, batch: dict) -> torch.Tensor:

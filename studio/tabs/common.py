@@ -69,12 +69,11 @@ def score_range_text(info) -> str:
     return f"{lo:g}–{hi:g} ({'higher' if info.higher_is_better else 'lower'} is better)"
 
 
-def scorer_card(name: str, info, evaluator=None) -> str:
-    """What a scorer reads, what its numbers mean, their range and caveats (markdown), from the
-    registry metadata (`EvaluatorInfo`); a built scorer's own info (a loaded run) comes first."""
+def scorer_card(name: str, info) -> str:
+    """What a scorer reads, what its numbers mean, their range and caveats (markdown), from its
+    `EvaluatorInfo` (a built scorer's own, or the registry's)."""
     from edithf.data.schema import DIMENSIONS
 
-    info = getattr(evaluator, "info", None) or info
     judged = [d for d in DIMENSIONS if d in info.dimensions]
     unjudged = [d for d in DIMENSIONS if d not in info.dimensions]
     reads_prompt = getattr(info, "reads_prompt", True)
@@ -130,16 +129,16 @@ def user_errors(what: str):
 
 
 def evaluator(name: str, ctx=None):
-    """(the built scorer, its info: the built scorer's own when it has one, else the registry's);
-    with the studio's `ctx`, a typed name is first checked against its folders (`allowed_scorer`)."""
+    """(the built scorer, its own info: a loaded run's dimensions, range and caveats); with the
+    studio's `ctx`, a typed name is first checked against its folders (`allowed_scorer`)."""
     if not name or not str(name).strip():
         raise gr.Error("choose a scorer (classic works without weights)")
     with user_errors(f"scorer {name!r}"):
         if ctx is not None:
             name = ctx.allowed_scorer(name)
-        info = scorer_info(name)
+        scorer_info(name)  # an unknown or malformed name is refused before anything is built
         ev = get_evaluator(str(name).strip())
-        return ev, getattr(ev, "info", None) or info
+        return ev, ev.info
 
 
 def short_scorer_name(name: str) -> str:

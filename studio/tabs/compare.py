@@ -98,7 +98,7 @@ def compare_edits(source, prompt, files, names, scorer, margin, ctx=None):
                for _, r in table.iterrows()]
     pair = (source, paths[best]) if best is not None else None
     return (table, gallery, pairs_view(pairs), compare_figure(ranked), pair, ranking_note(info, scores),
-            scorer_card(scorer, info, ev))
+            scorer_card(scorer, info))
 
 
 def pick_group(ctx, group_id):

@@ -29,20 +29,25 @@ def summary(ds) -> str:
             f"tables: edits{''.join(', ' + t for t in tables)}")
 
 
-def open_folder(ctx, path):
-    """(dataset, summary, group choices) of a dataset folder; a folder that fails validation
-    -> its DatasetError message in the page."""
+def open_dataset(ctx, path):
+    """The dataset of a folder typed in the page; a folder that fails validation -> its
+    DatasetError message in the page."""
     if not path or not str(path).strip():
         raise gr.Error("type the path of a dataset folder (with edits.parquet and images/)")
     with user_errors(f"cannot load {str(path).strip()}"):
-        ds = open_typed_dataset(str(path).strip(), ctx.dataset_roots())
+        return open_typed_dataset(str(path).strip(), ctx.dataset_roots())
+
+
+def open_folder(ctx, path):
+    """(summary, group choices) of a dataset folder."""
+    ds = open_dataset(ctx, path)
     groups = ds.edits.drop_duplicates("group_id")
-    return ds, summary(ds), [(f"{r['group_id']} · {r['task']}", r["group_id"]) for _, r in groups.iterrows()]
+    return summary(ds), [(f"{r['group_id']} · {r['task']}", r["group_id"]) for _, r in groups.iterrows()]
 
 
 def load_folder(ctx, path):
     """The Load button: (summary, the group list with the first group selected)."""
-    _, text, choices = open_folder(ctx, path)
+    text, choices = open_folder(ctx, path)
     return text, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
 
@@ -64,7 +69,7 @@ def show_group(ctx, path, group_id, scorer):
     """(source, prompt, edits gallery, scores table, predictions note) of one group."""
     if not group_id:
         raise gr.Error("choose a group")
-    ds, _, _ = open_folder(ctx, path)
+    ds = open_dataset(ctx, path)
     rows = ds.edits[ds.edits["group_id"] == group_id]
     if rows.empty:
         raise gr.Error(f"no group {group_id!r} in {path}")
@@ -89,7 +94,7 @@ def show_group(ctx, path, group_id, scorer):
 
 def compute_predictions(ctx, path, scorer, progress=gr.Progress()):
     """Score every edit of the folder with the scorer (resuming from the cache), with progress."""
-    ds, _, _ = open_folder(ctx, path)
+    ds = open_dataset(ctx, path)
     with user_errors(f"predictions of {scorer}"):
         scorer = ctx.allowed_scorer(scorer)
         preds = predictions_cached(ds, scorer, ctx.settings.cache_dir,
@@ -138,7 +143,7 @@ def on_load(ctx, parts):
     def load(current):
         with user_errors("dataset"):
             root = str(ctx.dataset_path())
-        _, text, choices = open_folder(ctx, root)
+        text, choices = open_folder(ctx, root)
         first = choices[0][1] if choices else None
         view = show_group(ctx, root, first, current or ctx.settings.scorer) if first else [gr.skip()] * 5
         return root, text, gr.Dropdown(choices=choices, value=first), refresh_scorers(ctx, current), *view

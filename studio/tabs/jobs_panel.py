@@ -128,11 +128,12 @@ def status_text(store, job: dict) -> str:
     return job["status"]
 
 
-def jobs_table(store):
+def jobs_table(store, jobs: list[dict] | None = None):
+    """The job list (`jobs`: store.list() when the caller has just read it)."""
     import pandas as pd
 
     rows = []
-    for job in store.list():
+    for job in store.list() if jobs is None else jobs:
         started = time.strftime("%H:%M:%S", time.localtime(job["started"])) if job["started"] else ""
         status = status_text(store, job)
         rows.append({
@@ -257,21 +258,21 @@ def job_view(store, kind: str, selected):
     choices = [(f"#{j['id']} {j['kind']} {j['name']} ({j['status']})", j["id"]) for j in jobs]
     selector = gr.Dropdown(choices=choices, value=selected)
     if selected is None:
-        return selector, {}, "no job yet", "", metrics_figure([]), jobs_table(store)
-    job = store.get(int(selected))
-    progress = store.progress(job["id"])
+        return selector, {}, "no job yet", "", metrics_figure([]), jobs_table(store, jobs)
+    job = next(j for j in jobs if j["id"] == int(selected))
+    progress, queue = store.progress(job["id"]), store.queue_position(job["id"])
     status = status_text(store, job)
     info = {"id": job["id"], "kind": job["kind"], "status": job["status"], "progress": round(progress, 4),
-            "queue_position": store.queue_position(job["id"]), "output_dir": job["output_dir"],
+            "queue_position": queue, "output_dir": job["output_dir"],
             "returncode": job["returncode"], "message": job["message"], "warnings": store.warnings(job["id"])}
     if status != job["status"]:
         head = f"**job #{job['id']}** · ⚠️ **{status}**"
     else:
         head = f"**job #{job['id']}** · {status} · {progress:.0%}"
     if job["status"] == "queued":
-        head += f" · waiting in the queue (position {store.queue_position(job['id'])})"
+        head += f" · waiting in the queue (position {queue})"
     logs = store.logs(job["id"], max_lines=LOG_LINES)
-    return selector, info, head, logs, metrics_figure(store.metrics(job["id"])), jobs_table(store)
+    return selector, info, head, logs, metrics_figure(store.metrics(job["id"])), jobs_table(store, jobs)
 
 
 # -- the panel ------------------------------------------------------------------------------

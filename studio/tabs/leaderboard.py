@@ -19,7 +19,7 @@ from edithf.data.schema import DIMENSIONS
 from edithf.leaderboard import build_leaderboard, compare_leaderboards
 from studio.state import cached_predictions_if_any, dataset_stamp, load_dataset_cached, predictions_cached
 from studio.tabs.common import (
-    card_for, gradio_progress, refresh_scorers, scorer_dropdown, short_scorer_name, user_errors,
+    card_for, gradio_progress, is_missing, refresh_scorers, scorer_dropdown, short_scorer_name, user_errors,
 )
 
 KEYS = ("overall", *DIMENSIONS)
@@ -213,7 +213,7 @@ def evaluator_view(ctx, scorer, by, tasks, models, dim, search, columns, compute
             predictions_cached(ds, scorer, ctx.settings.cache_dir, progress=progress)
         predicted = board(ctx, scorer, tasks)
     srcc = compare_leaderboards(human, predicted)
-    cells = " · ".join(f"{k} **{v:.3f}**" if v == v else f"{k} n/a" for k, v in srcc.items())
+    cells = " · ".join(f"{k} n/a" if is_missing(v) else f"{k} **{v:.3f}**" for k, v in srcc.items())
     text = (f"Model-level SRCC between the human leaderboard and `{scorer}`'s "
             f"({len(predicted.table)} models): {cells}\n\n{card_for(scorer)}")
     tables[scorer] = view_table(predicted, by, dim, models, search, columns)

@@ -53,7 +53,7 @@ def score_edit(source, edited, prompt, scorer, ctx=None):
     overall = (f"### overall {total}  \n<small>scorer `{scorer}`; overall = weighted mean of {weights}"
                f"{' (the others are n/a)' if len(judged) < len(DIMENSIONS) else ''}</small>")
     return (table, overall, score_figure(row, info.score_range, f"{scorer}"), (source, edited),
-            scorer_card(scorer, info, ev))
+            scorer_card(scorer, info))
 
 
 def dataset_edits(ctx):
